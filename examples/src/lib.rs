@@ -1,0 +1,1 @@
+//! Examples for pgmq-rs live in this package's `[[example]]` targets.

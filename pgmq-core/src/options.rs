@@ -1,0 +1,206 @@
+//! Option values for [`Queue`](crate::Queue) operations.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The most messages one call may send, read, pop or act on.
+pub const MAX_BATCH: usize = 1000;
+
+/// The longest visibility timeout or delay accepted: 365 days.
+pub const MAX_DELAY: TimeDelta = TimeDelta::days(365);
+
+/// When a message becomes visible: after a span from now (server clock), or at an instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VisibleAt {
+    /// This long after the statement runs. Must not be negative.
+    After(TimeDelta),
+    /// At this instant. An instant in the past means "visible now".
+    At(DateTime<Utc>),
+}
+
+impl VisibleAt {
+    /// Visible `secs` seconds from now.
+    pub fn secs(secs: i64) -> Self {
+        Self::After(TimeDelta::seconds(secs))
+    }
+
+    /// Visible at once.
+    pub fn now() -> Self {
+        Self::After(TimeDelta::zero())
+    }
+
+    /// Splits into the two statement parameters: milliseconds from now, or an instant.
+    pub(crate) fn to_params(self, argument: &'static str) -> Result<(i64, Option<DateTime<Utc>>)> {
+        match self {
+            Self::After(span) => Ok((checked_millis(span, argument)?, None)),
+            Self::At(at) => Ok((0, Some(at))),
+        }
+    }
+}
+
+impl From<TimeDelta> for VisibleAt {
+    fn from(span: TimeDelta) -> Self {
+        Self::After(span)
+    }
+}
+
+impl From<DateTime<Utc>> for VisibleAt {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self::At(at)
+    }
+}
+
+pub(crate) fn checked_millis(span: TimeDelta, argument: &'static str) -> Result<i64> {
+    if span < TimeDelta::zero() {
+        return Err(Error::invalid(
+            argument,
+            format!("{span} is negative; use zero or more"),
+        ));
+    }
+    if span > MAX_DELAY {
+        return Err(Error::invalid(
+            argument,
+            format!("{span} is longer than the limit of 365 days"),
+        ));
+    }
+    Ok(span.num_milliseconds())
+}
+
+pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
+    if qty == 0 || qty > MAX_BATCH {
+        return Err(Error::invalid(
+            argument,
+            format!("{qty} is outside 1..={MAX_BATCH}"),
+        ));
+    }
+    Ok(qty as i64)
+}
+
+/// Options for `create`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateOptions {
+    /// Create the queue table `UNLOGGED`: faster writes, emptied by a crash or failover.
+    pub unlogged: bool,
+}
+
+impl CreateOptions {
+    /// A logged queue (the default).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An `UNLOGGED` queue.
+    pub fn unlogged() -> Self {
+        Self { unlogged: true }
+    }
+}
+
+/// Options for `send` and `send_batch`: a delay and headers, applied to every message of
+/// the call.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// When the messages become visible; `None` means at once.
+    pub delay: Option<VisibleAt>,
+    /// Headers stored beside each message (any JSON; an object by convention).
+    pub headers: Option<Value>,
+}
+
+impl SendOptions {
+    /// Visible at once, no headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hide the messages for `secs` seconds.
+    pub fn delay_secs(self, secs: i64) -> Self {
+        self.delay(VisibleAt::secs(secs))
+    }
+
+    /// Hide the messages until `delay` (a span from now or an instant).
+    pub fn delay(mut self, delay: impl Into<VisibleAt>) -> Self {
+        self.delay = Some(delay.into());
+        self
+    }
+
+    /// Store `headers` with each message.
+    pub fn headers(mut self, headers: Value) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+}
+
+/// Options for `read`: visibility timeout, quantity, filter and wait.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// How long the messages stay invisible to other readers. Default 30 s.
+    pub vt: TimeDelta,
+    /// How many messages at most, 1 to [`MAX_BATCH`]. Default 1.
+    pub qty: usize,
+    /// Only messages whose JSON contains this value (Postgres' `@>`).
+    pub filter: Option<Value>,
+    /// Wait up to this long for a message when none is visible. Default: don't wait.
+    pub wait: Option<Duration>,
+    /// How often to look again while waiting. Default 100 ms.
+    pub poll_interval: Duration,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            vt: TimeDelta::seconds(30),
+            qty: 1,
+            filter: None,
+            wait: None,
+            poll_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl ReadOptions {
+    /// One message, 30 s visibility timeout, no filter, no wait.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the visibility timeout.
+    pub fn vt(mut self, vt: TimeDelta) -> Self {
+        self.vt = vt;
+        self
+    }
+
+    /// Set the visibility timeout in seconds.
+    pub fn vt_secs(self, secs: i64) -> Self {
+        self.vt(TimeDelta::seconds(secs))
+    }
+
+    /// Read up to `qty` messages.
+    pub fn qty(mut self, qty: usize) -> Self {
+        self.qty = qty;
+        self
+    }
+
+    /// Return only messages whose JSON contains `filter`.
+    pub fn filter(mut self, filter: Value) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Wait up to `wait` for messages to appear.
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
+    /// Look again every `interval` while waiting.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+}

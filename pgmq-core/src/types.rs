@@ -1,0 +1,93 @@
+//! Messages, metrics and queue descriptions returned by the [`Queue`](crate::Queue).
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A message read from a queue.
+///
+/// `T` is the payload type: [`serde_json::Value`] from the JSON methods of
+/// [`Queue`](crate::Queue), your own type from [`QueueExt`](crate::QueueExt).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message<T = Value> {
+    /// The message's id, unique within its queue and increasing in send order.
+    pub msg_id: i64,
+    /// How many times the message has been read (0 until its first read).
+    pub read_ct: i32,
+    /// When the message was sent (server clock).
+    pub enqueued_at: DateTime<Utc>,
+    /// When the message was last read, if ever.
+    pub last_read_at: Option<DateTime<Utc>>,
+    /// When the message becomes (or became) visible to readers.
+    pub vt: DateTime<Utc>,
+    /// The payload.
+    pub message: T,
+    /// Headers sent with the message, if any.
+    pub headers: Option<Value>,
+}
+
+impl Message<Value> {
+    /// Deserializes the payload into `T`.
+    ///
+    /// # Errors
+    /// [`Error::Deserialize`] naming this message's `msg_id`.
+    pub fn deserialize<T: DeserializeOwned>(self) -> Result<Message<T>> {
+        let msg_id = self.msg_id;
+        let message = serde_json::from_value(self.message)
+            .map_err(|source| Error::Deserialize { msg_id, source })?;
+        Ok(Message {
+            msg_id,
+            read_ct: self.read_ct,
+            enqueued_at: self.enqueued_at,
+            last_read_at: self.last_read_at,
+            vt: self.vt,
+            message,
+            headers: self.headers,
+        })
+    }
+}
+
+/// A message in a queue's archive (`pgmq.a_<name>`), with the time it was archived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchivedMessage {
+    /// The message as it was when archived.
+    pub message: Message<Value>,
+    /// When it was archived (server clock).
+    pub archived_at: DateTime<Utc>,
+}
+
+/// A snapshot of one queue's size and age, as the pgmq extension's `metrics()` reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueMetrics {
+    /// The queue's name.
+    pub queue_name: String,
+    /// Messages in the queue, visible or not.
+    pub queue_length: i64,
+    /// Messages that a read could return now.
+    pub queue_visible_length: i64,
+    /// Seconds since the newest message was sent; `None` when the queue is empty.
+    pub newest_msg_age_sec: Option<i32>,
+    /// Seconds since the oldest message was sent; `None` when the queue is empty.
+    pub oldest_msg_age_sec: Option<i32>,
+    /// Messages ever sent to the queue (including deleted and archived ones).
+    pub total_messages: i64,
+    /// When the snapshot was taken (server clock).
+    pub scrape_time: DateTime<Utc>,
+}
+
+/// A queue as listed in `pgmq.meta`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// The queue's name.
+    pub queue_name: String,
+    /// When the queue was created.
+    pub created_at: DateTime<Utc>,
+    /// Whether the queue table is partitioned (only queues made by the extension's
+    /// `create_partitioned` are).
+    pub is_partitioned: bool,
+    /// Whether the queue table is `UNLOGGED` (faster, emptied by a crash).
+    pub is_unlogged: bool,
+}

@@ -1,0 +1,140 @@
+//! The queue types: one on a pool, one on a connection or transaction.
+
+use std::ops::DerefMut;
+
+use async_trait::async_trait;
+use pgmq_core::{Executor, Result, Row, Statement};
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{Connection, PgExecutor};
+use tokio::sync::Mutex;
+
+use crate::{bind, decode, error};
+
+async fn run<'e>(executor: impl PgExecutor<'e>, statement: Statement) -> Result<Vec<Row>> {
+    let columns = statement.columns;
+    let rows = bind::query(statement)?
+        .fetch_all(executor)
+        .await
+        .map_err(error::map)?;
+    decode::rows(rows, columns)
+}
+
+async fn run_all(conn: &mut PgConnection, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+    // On a connection already inside a transaction, sqlx makes this a savepoint.
+    let mut tx = conn.begin().await.map_err(error::map)?;
+    let mut results = Vec::with_capacity(statements.len());
+    for statement in statements {
+        results.push(run(&mut *tx, statement).await?);
+    }
+    tx.commit().await.map_err(error::map)?;
+    Ok(results)
+}
+
+/// A queue on an sqlx [`PgPool`]: each operation takes a connection from the pool.
+///
+/// Cheap to clone. Every [`Queue`](pgmq_core::Queue) and [`QueueExt`](pgmq_core::QueueExt)
+/// method is available (import them, or `pgmq_sqlx::prelude::*`).
+#[derive(Clone, Debug)]
+pub struct SqlxQueue {
+    pool: PgPool,
+}
+
+impl SqlxQueue {
+    /// A queue on an existing pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`).
+    ///
+    /// # Errors
+    /// [`Error::Connection`](pgmq_core::Error::Connection) if Postgres cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
+        PgPool::connect(url)
+            .await
+            .map(Self::new)
+            .map_err(error::map)
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl From<PgPool> for SqlxQueue {
+    fn from(pool: PgPool) -> Self {
+        Self::new(pool)
+    }
+}
+
+#[async_trait]
+impl Executor for SqlxQueue {
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
+        run(&self.pool, statement).await
+    }
+
+    async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let mut conn = self.pool.acquire().await.map_err(error::map)?;
+        run_all(&mut conn, statements).await
+    }
+}
+
+/// A queue on one connection: a `&mut PgConnection`, a pooled connection, or a
+/// [`sqlx::Transaction`], borrowed or owned.
+///
+/// On a transaction, every operation joins it: a message sent here appears only if the
+/// transaction commits, and an acknowledgement made here is undone by a rollback. Operations
+/// on one `SqlxConnQueue` run one at a time.
+///
+/// ```no_run
+/// use pgmq_sqlx::prelude::*;
+///
+/// # async fn demo(pool: sqlx::PgPool) -> pgmq_sqlx::Result<()> {
+/// let orders = QueueName::new("orders")?;
+/// let mut tx = pool.begin().await.map_err(|e| pgmq_sqlx::Error::Driver { source: e.into() })?;
+/// // ... the application's own writes on `&mut *tx` ...
+/// SqlxConnQueue::new(&mut *tx)
+///     .send(&orders, &serde_json::json!({"order": 42}), SendOptions::new())
+///     .await?;
+/// tx.commit().await.map_err(|e| pgmq_sqlx::Error::Driver { source: e.into() })?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SqlxConnQueue<C> {
+    conn: Mutex<C>,
+}
+
+impl<C> SqlxConnQueue<C>
+where
+    C: DerefMut<Target = PgConnection> + Send,
+{
+    /// A queue on `conn`.
+    pub fn new(conn: C) -> Self {
+        Self {
+            conn: Mutex::new(conn),
+        }
+    }
+
+    /// Gives the connection (or transaction) back, e.g. to commit it.
+    pub fn into_inner(self) -> C {
+        self.conn.into_inner()
+    }
+}
+
+#[async_trait]
+impl<C> Executor for SqlxConnQueue<C>
+where
+    C: DerefMut<Target = PgConnection> + Send,
+{
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
+        let mut conn = self.conn.lock().await;
+        run(&mut **conn, statement).await
+    }
+
+    async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let mut conn = self.conn.lock().await;
+        run_all(&mut conn, statements).await
+    }
+}

@@ -1,0 +1,60 @@
+//! The checks, one `pub async fn` per behaviour. Each takes the backend under test, works on
+//! its own uniquely named queue, and panics with a message saying what broke.
+
+mod ack;
+mod lifecycle;
+mod metrics;
+mod read;
+mod send;
+mod transactions;
+
+pub use ack::*;
+pub use lifecycle::*;
+pub use metrics::*;
+pub use read::*;
+pub use send::*;
+pub use transactions::*;
+
+use pgmq_core::{CreateOptions, Error, Queue, QueueName};
+
+/// Creates a fresh queue named after `tag`.
+pub(crate) async fn fresh(q: &dyn Queue, tag: &str) -> QueueName {
+    let name = crate::unique_queue_name(tag);
+    q.create(&name, CreateOptions::new())
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    name
+}
+
+/// Drops a queue at the end of a case.
+pub(crate) async fn cleanup(q: &dyn Queue, name: &QueueName) {
+    q.drop_queue(name)
+        .await
+        .unwrap_or_else(|e| panic!("drop {name}: {e:?}"));
+}
+
+/// A queue name that was never created.
+pub(crate) fn missing(tag: &str) -> QueueName {
+    crate::unique_queue_name(tag)
+}
+
+pub(crate) fn assert_not_found<T: std::fmt::Debug>(
+    result: pgmq_core::Result<T>,
+    queue: &QueueName,
+) {
+    match result {
+        Err(Error::QueueNotFound { queue: q }) => assert_eq!(q, queue.as_str()),
+        other => panic!("expected QueueNotFound for {queue}, got {other:?}"),
+    }
+}
+
+pub(crate) fn assert_invalid<T: std::fmt::Debug>(result: pgmq_core::Result<T>, argument: &str) {
+    match result {
+        Err(Error::InvalidArgument { argument: a, .. }) => assert_eq!(a, argument),
+        other => panic!("expected InvalidArgument({argument}), got {other:?}"),
+    }
+}
+
+pub(crate) async fn length(q: &dyn Queue, name: &QueueName) -> i64 {
+    q.metrics(name).await.expect("metrics").queue_length
+}
