@@ -1,5 +1,7 @@
 //! [`Executor`]: the whole of what a driver adapter implements.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 use crate::error::Result;
@@ -24,4 +26,10 @@ pub trait Executor: Send + Sync {
     /// in a savepoint when the connection is already inside the caller's transaction.
     /// Returns each statement's rows.
     async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>>;
+
+    /// Pauses between the polls of a read with a wait. The default sleeps on the tokio
+    /// timer; the blocking bridge sleeps the thread.
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
 }

@@ -372,7 +372,9 @@ impl<E: Executor + ?Sized> Queue for E {
         };
         match options.wait {
             None => read_once().await,
-            Some(wait) => poll::until_some(wait, options.poll_interval, read_once).await,
+            Some(wait) => {
+                poll::until_some(wait, options.poll_interval, read_once, |d| self.sleep(d)).await
+            }
         }
     }
 

@@ -16,8 +16,11 @@
 //! (`DATABASE_URL`, else a throwaway local cluster, else testcontainers). Every case works on
 //! its own uniquely named queue, so the suite runs in parallel.
 
+mod blocking;
 pub mod cases;
 pub mod harness;
+
+pub use blocking::SpawnBlocking;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

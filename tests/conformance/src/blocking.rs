@@ -1,0 +1,134 @@
+//! Runs the async suite on a [`BlockingQueue`]: each operation goes to `spawn_blocking`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
+use pgmq_core::serde_json::Value;
+use pgmq_core::{
+    ArchivedMessage, CreateOptions, Error, Message, Queue, QueueInfo, QueueMetrics, QueueName,
+    ReadOptions, Result, SendOptions, VisibleAt,
+};
+
+/// A [`Queue`] over a [`BlockingQueue`], so the blocking twin of a backend passes the very
+/// same conformance cases as its async side. Clones share the one blocking queue.
+pub struct SpawnBlocking<E>(Arc<BlockingQueue<E>>);
+
+impl<E> Clone for SpawnBlocking<E> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<E: BlockingExecutor + 'static> SpawnBlocking<E> {
+    /// Wraps `queue`.
+    pub fn new(queue: BlockingQueue<E>) -> Self {
+        Self(Arc::new(queue))
+    }
+
+    async fn run<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&BlockingQueue<E>) -> Result<T> + Send + 'static,
+    {
+        let queue = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || op(&queue))
+            .await
+            .map_err(|e| Error::Driver { source: e.into() })?
+    }
+}
+
+#[async_trait]
+impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
+    async fn install(&self) -> Result<()> {
+        self.run(|q| q.install()).await
+    }
+
+    async fn create(&self, queue: &QueueName, options: CreateOptions) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.create(&queue, options)).await
+    }
+
+    async fn drop_queue(&self, queue: &QueueName) -> Result<bool> {
+        let queue = queue.clone();
+        self.run(move |q| q.drop_queue(&queue)).await
+    }
+
+    async fn purge(&self, queue: &QueueName) -> Result<u64> {
+        let queue = queue.clone();
+        self.run(move |q| q.purge(&queue)).await
+    }
+
+    async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
+        self.run(|q| q.list_queues()).await
+    }
+
+    async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
+        let queue = queue.clone();
+        self.run(move |q| q.metrics(&queue)).await
+    }
+
+    async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
+        self.run(|q| q.metrics_all()).await
+    }
+
+    async fn send_json(
+        &self,
+        queue: &QueueName,
+        message: Value,
+        options: SendOptions,
+    ) -> Result<i64> {
+        let queue = queue.clone();
+        self.run(move |q| q.send(&queue, &message, options)).await
+    }
+
+    async fn send_batch_json(
+        &self,
+        queue: &QueueName,
+        messages: Vec<Value>,
+        options: SendOptions,
+    ) -> Result<Vec<i64>> {
+        let queue = queue.clone();
+        self.run(move |q| q.send_batch(&queue, &messages, options))
+            .await
+    }
+
+    async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
+        let queue = queue.clone();
+        self.run(move |q| q.read(&queue, options)).await
+    }
+
+    async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
+        let queue = queue.clone();
+        self.run(move |q| q.pop_json(&queue, qty)).await
+    }
+
+    async fn set_vt_batch(
+        &self,
+        queue: &QueueName,
+        msg_ids: &[i64],
+        vt: VisibleAt,
+    ) -> Result<Vec<Message>> {
+        let (queue, ids) = (queue.clone(), msg_ids.to_vec());
+        self.run(move |q| q.set_vt_batch(&queue, &ids, vt)).await
+    }
+
+    async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
+        let (queue, ids) = (queue.clone(), msg_ids.to_vec());
+        self.run(move |q| q.delete_batch(&queue, &ids)).await
+    }
+
+    async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
+        let (queue, ids) = (queue.clone(), msg_ids.to_vec());
+        self.run(move |q| q.archive_batch(&queue, &ids)).await
+    }
+
+    async fn read_archive(
+        &self,
+        queue: &QueueName,
+        msg_ids: &[i64],
+    ) -> Result<Vec<ArchivedMessage>> {
+        let (queue, ids) = (queue.clone(), msg_ids.to_vec());
+        self.run(move |q| q.read_archive(&queue, &ids)).await
+    }
+}
