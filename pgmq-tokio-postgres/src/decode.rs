@@ -1,0 +1,45 @@
+//! tokio-postgres rows into core's cells.
+
+use chrono::{DateTime, Utc};
+use pgmq_core::{Cell, Error, Result, Row, SqlType};
+use tokio_postgres::types::FromSql;
+
+/// Decodes column `i` of `row` as `ty`.
+fn cell(row: &tokio_postgres::Row, i: usize, ty: SqlType) -> Result<Cell> {
+    fn get<'r, T: FromSql<'r>>(row: &'r tokio_postgres::Row, i: usize) -> Result<Option<T>> {
+        row.try_get::<_, Option<T>>(i).map_err(|e| Error::Decode {
+            reason: format!("column {i}"),
+            source: Some(Box::new(e)),
+        })
+    }
+    let value = match ty {
+        SqlType::Bool => get::<bool>(row, i)?.map(Cell::Bool),
+        SqlType::Int4 => get::<i32>(row, i)?.map(Cell::Int4),
+        SqlType::Int8 => get::<i64>(row, i)?.map(Cell::Int8),
+        SqlType::Text => get::<String>(row, i)?.map(Cell::Text),
+        SqlType::Timestamptz => get::<DateTime<Utc>>(row, i)?.map(Cell::Timestamptz),
+        SqlType::Jsonb => get::<serde_json::Value>(row, i)?.map(Cell::Jsonb),
+        other => {
+            return Err(Error::Decode {
+                reason: format!(
+                    "pgmq-tokio-postgres cannot decode {other:?}; upgrade pgmq-tokio-postgres"
+                ),
+                source: None,
+            })
+        }
+    };
+    Ok(value.unwrap_or(Cell::Null))
+}
+
+/// Decodes every row by the statement's column types.
+pub(crate) fn rows(rows: &[tokio_postgres::Row], columns: &[SqlType]) -> Result<Vec<Row>> {
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| cell(row, i, *ty))
+                .collect()
+        })
+        .collect()
+}
