@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod bind;
+pub mod blocking;
+mod decode;
+mod error;
+mod queue;
+
+pub use queue::{DieselConnQueue, DieselQueue};
+
+/// The core crate, re-exported: the `Queue` trait, options, types and errors.
+pub use pgmq_core as core;
+pub use pgmq_core::{Error, Result};
+
+/// Everything most programs need: `use pgmq_diesel::prelude::*;`.
+pub mod prelude {
+    pub use crate::blocking::{BlockingQueue, DieselSync};
+    pub use crate::{DieselConnQueue, DieselQueue};
+    pub use pgmq_core::prelude::*;
+}

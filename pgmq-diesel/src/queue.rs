@@ -1,0 +1,184 @@
+//! The async queue types: one on a deadpool pool, one on a connection or transaction.
+
+use async_trait::async_trait;
+use diesel::pg::Pg;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use pgmq_core::{Error, Executor, Result, Row, Statement};
+use tokio::sync::Mutex;
+
+use crate::decode::AnyRow;
+use crate::{bind, decode, error};
+
+async fn run<Conn>(conn: &mut Conn, statement: Statement) -> Result<Vec<Row>>
+where
+    Conn: AsyncConnection<Backend = Pg> + Send,
+{
+    let columns = statement.columns;
+    let query = bind::query(statement)?;
+    if columns.is_empty() {
+        // Rows nobody reads: count them (a `SELECT`'s count is its row count) and skip decoding.
+        let n = query.execute(conn).await.map_err(error::map)?;
+        return Ok(vec![Vec::new(); n]);
+    }
+    let rows = query.load::<AnyRow>(conn).await.map_err(error::map)?;
+    decode::rows(rows, columns)
+}
+
+/// Runs `statements` all or nothing: what `AsyncConnection::transaction` does, spelled out
+/// (its closure form cannot be proven `Send` for a generic connection type). Inside the
+/// caller's transaction, diesel's transaction manager makes this a savepoint.
+async fn run_all<Conn>(conn: &mut Conn, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>>
+where
+    Conn: AsyncConnection<Backend = Pg> + Send,
+{
+    Conn::TransactionManager::begin_transaction(conn)
+        .await
+        .map_err(error::map)?;
+    let mut results = Vec::with_capacity(statements.len());
+    for statement in statements {
+        match run(conn, statement).await {
+            Ok(rows) => results.push(rows),
+            Err(failed) => {
+                let rollback = Conn::TransactionManager::rollback_transaction(conn).await;
+                return Err(error::after_rollback(failed, rollback));
+            }
+        }
+    }
+    Conn::TransactionManager::commit_transaction(conn)
+        .await
+        .map_err(error::map)?;
+    Ok(results)
+}
+
+/// A queue on a diesel-async deadpool [`Pool`]: each operation takes a connection from the
+/// pool.
+///
+/// Cheap to clone. Every [`Queue`](pgmq_core::Queue) and [`QueueExt`](pgmq_core::QueueExt)
+/// method is available (import them, or `pgmq_diesel::prelude::*`).
+#[derive(Clone)]
+pub struct DieselQueue {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl DieselQueue {
+    /// A queue on an existing pool.
+    pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
+        Self { pool }
+    }
+
+    /// Builds a pool with deadpool's default settings for `url`
+    /// (`postgres://user:password@host:port/database`) and checks that it can connect.
+    ///
+    /// # Errors
+    /// [`Error::Connection`] if Postgres cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let pool = Pool::builder(manager).build().map_err(|e| Error::Driver {
+            source: Box::new(e),
+        })?;
+        drop(pool.get().await.map_err(error::pool)?);
+        Ok(Self::new(pool))
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &Pool<AsyncPgConnection> {
+        &self.pool
+    }
+}
+
+impl From<Pool<AsyncPgConnection>> for DieselQueue {
+    fn from(pool: Pool<AsyncPgConnection>) -> Self {
+        Self::new(pool)
+    }
+}
+
+impl std::fmt::Debug for DieselQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselQueue")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Executor for DieselQueue {
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
+        let mut conn = self.pool.get().await.map_err(error::pool)?;
+        run(&mut conn, statement).await
+    }
+
+    async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let mut conn = self.pool.get().await.map_err(error::pool)?;
+        run_all(&mut conn, statements).await
+    }
+}
+
+/// A queue on one diesel-async Postgres connection, owned or borrowed: an
+/// `AsyncPgConnection`, a `&mut AsyncPgConnection`, a pooled connection, or the `&mut` one
+/// that [`AsyncConnection::transaction`] hands its closure.
+///
+/// Inside a transaction every operation joins it: a message sent here appears only if the
+/// transaction commits, and an acknowledgement made here is undone by a rollback. Operations
+/// on one `DieselConnQueue` run one at a time.
+///
+/// ```no_run
+/// use diesel_async::{AsyncConnection, AsyncPgConnection};
+/// use pgmq_diesel::prelude::*;
+///
+/// # async fn demo(conn: &mut AsyncPgConnection) -> Result<(), pgmq_diesel::core::BoxError> {
+/// let orders = QueueName::new("orders")?;
+/// conn.transaction::<_, pgmq_diesel::core::BoxError, _>(async |conn| {
+///     // ... the application's own writes on `conn` ...
+///     DieselConnQueue::new(conn)
+///         .send(&orders, &serde_json::json!({"order": 42}), SendOptions::new())
+///         .await?;
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct DieselConnQueue<C> {
+    conn: Mutex<C>,
+}
+
+impl<C> DieselConnQueue<C>
+where
+    C: AsyncConnection<Backend = Pg> + Send,
+{
+    /// A queue on `conn`.
+    pub fn new(conn: C) -> Self {
+        Self {
+            conn: Mutex::new(conn),
+        }
+    }
+
+    /// Gives the connection back.
+    pub fn into_inner(self) -> C {
+        self.conn.into_inner()
+    }
+}
+
+impl<C> std::fmt::Debug for DieselConnQueue<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselConnQueue").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl<C> Executor for DieselConnQueue<C>
+where
+    C: AsyncConnection<Backend = Pg> + Send,
+{
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
+        let mut conn = self.conn.lock().await;
+        run(&mut conn, statement).await
+    }
+
+    async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
+        let mut conn = self.conn.lock().await;
+        run_all(&mut conn, statements).await
+    }
+}
