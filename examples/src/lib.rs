@@ -1,1 +1,1 @@
-//! Examples for pgmq-rs live in this package's `[[example]]` targets.
+#![doc = include_str!("../../docs/writing-a-backend.md")]

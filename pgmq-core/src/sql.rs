@@ -15,7 +15,7 @@ use SqlType::{Bool, Int4, Int8, Jsonb, Text, Timestamptz};
 
 /// Columns of a message row, in the order of [`MESSAGE_COLUMNS`].
 const MESSAGE_SELECT: &str = "msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers";
-pub(crate) const MESSAGE_COLUMNS: &[SqlType] = &[
+pub const MESSAGE_COLUMNS: &[SqlType] = &[
     Int8,
     Int4,
     Timestamptz,
@@ -24,7 +24,7 @@ pub(crate) const MESSAGE_COLUMNS: &[SqlType] = &[
     Jsonb,
     Jsonb,
 ];
-pub(crate) const ARCHIVE_COLUMNS: &[SqlType] = &[
+pub const ARCHIVE_COLUMNS: &[SqlType] = &[
     Int8,
     Int4,
     Timestamptz,
@@ -34,9 +34,9 @@ pub(crate) const ARCHIVE_COLUMNS: &[SqlType] = &[
     Jsonb,
     Timestamptz,
 ];
-pub(crate) const ID_COLUMNS: &[SqlType] = &[Int8];
-pub(crate) const QUEUE_INFO_COLUMNS: &[SqlType] = &[Text, Timestamptz, Bool, Bool];
-pub(crate) const METRICS_COLUMNS: &[SqlType] = &[Text, Int8, Int8, Int4, Int4, Int8, Timestamptz];
+pub const ID_COLUMNS: &[SqlType] = &[Int8];
+pub const QUEUE_INFO_COLUMNS: &[SqlType] = &[Text, Timestamptz, Bool, Bool];
+pub const METRICS_COLUMNS: &[SqlType] = &[Text, Int8, Int8, Int4, Int4, Int8, Timestamptz];
 
 /// Advisory-lock key shared by every process installing the schema.
 const INSTALL_LOCK: &str = "pgmq.install";
@@ -71,7 +71,7 @@ fn install_body() -> String {
 
 /// Creates schema `pgmq` and `pgmq.meta` if missing. One `DO` block under an advisory lock,
 /// so many processes can run it at once.
-pub(crate) fn install() -> Statement {
+pub fn install() -> Statement {
     Statement::new(
         format!("DO $pgmq$\nBEGIN\n  {}\nEND\n$pgmq$", install_body()),
         &[],
@@ -82,7 +82,7 @@ pub(crate) fn install() -> Statement {
 /// Creates a queue, its archive, their indexes and its `pgmq.meta` row if missing (and the
 /// schema, as [`install`] does). The advisory lock is the extension's per-queue lock, so this
 /// also serializes with the extension's own `create`.
-pub(crate) fn create(q: &QueueName, unlogged: bool) -> Statement {
+pub fn create(q: &QueueName, unlogged: bool) -> Statement {
     let (qt, at) = (queue_table(q), archive_table(q));
     let kind = if unlogged { "UNLOGGED TABLE" } else { "TABLE" };
     let sql = format!(
@@ -123,7 +123,7 @@ $pgmq$",
 
 /// Dropping a queue: lock, look, drop. Run atomically; the second statement's single
 /// boolean says whether the queue existed.
-pub(crate) fn drop_queue(q: &QueueName) -> [Statement; 3] {
+pub fn drop_queue(q: &QueueName) -> [Statement; 3] {
     let lock = Statement::new(
         "SELECT pg_advisory_xact_lock(hashtext($1::text))".into(),
         &[],
@@ -152,7 +152,7 @@ $pgmq$",
 }
 
 /// Deletes every message; returns how many.
-pub(crate) fn purge(q: &QueueName) -> Statement {
+pub fn purge(q: &QueueName) -> Statement {
     Statement::new(
         format!(
             "WITH purged AS (DELETE FROM {} RETURNING 1) SELECT count(*)::bigint FROM purged",
@@ -162,7 +162,7 @@ pub(crate) fn purge(q: &QueueName) -> Statement {
     )
 }
 
-pub(crate) fn list_queues() -> Statement {
+pub fn list_queues() -> Statement {
     Statement::new(
         "SELECT queue_name::text, created_at, is_partitioned, is_unlogged \
          FROM pgmq.meta ORDER BY queue_name"
@@ -173,7 +173,7 @@ pub(crate) fn list_queues() -> Statement {
 
 /// One row of [`METRICS_COLUMNS`]. The message total comes from the identity sequence, as
 /// the extension's does; every age is measured against one server instant.
-pub(crate) fn metrics(q: &QueueName) -> Statement {
+pub fn metrics(q: &QueueName) -> Statement {
     Statement::new(
         format!(
             "SELECT $1::text, s.len, s.visible,
@@ -195,7 +195,7 @@ LATERAL (SELECT count(*) AS len,
 }
 
 /// Inserts one message. `$2`/`$3` are the delay (milliseconds or instant), `$4` the headers.
-pub(crate) fn send(
+pub fn send(
     q: &QueueName,
     message: Value,
     delay: (i64, Option<DateTime<Utc>>),
@@ -219,7 +219,7 @@ RETURNING msg_id",
 }
 
 /// Inserts many messages in one statement, in input order (ids ascend with it).
-pub(crate) fn send_batch(
+pub fn send_batch(
     q: &QueueName,
     messages: Vec<Value>,
     delay: (i64, Option<DateTime<Utc>>),
@@ -248,9 +248,11 @@ RETURNING msg_id",
 /// locked, skipping rows another reader holds.
 ///
 /// `vt <= (SELECT clock_timestamp())` is an init-plan evaluated once, so it is an index
-/// condition on the `vt` index: the scan starts at the visible end and never walks the
-/// invisible messages in flight, however many there are. (Ordering by `msg_id`, as the
-/// extension does, walks every invisible message with a lower id first.)
+/// condition on the `vt` index, and `ORDER BY vt` is that index's order: the scan starts at
+/// the visible end and stops after `LIMIT` rows, never walking the invisible messages in
+/// flight, however many there are. (Ordering by `msg_id`, as the extension does, walks every
+/// invisible message with a lower id first.) Messages sharing a `vt` (one batch) come in
+/// index order, which is insertion order.
 fn claim(qt: &str, limit_param: usize, filter_param: Option<usize>) -> String {
     let filter = filter_param
         .map(|p| format!(" AND (${p}::jsonb IS NULL OR message @> ${p}::jsonb)"))
@@ -258,14 +260,14 @@ fn claim(qt: &str, limit_param: usize, filter_param: Option<usize>) -> String {
     format!(
         "SELECT msg_id FROM {qt}
   WHERE vt <= (SELECT clock_timestamp()){filter}
-  ORDER BY vt, msg_id
+  ORDER BY vt
   LIMIT ${limit_param}::bigint
   FOR UPDATE SKIP LOCKED"
     )
 }
 
 /// Claims up to `$2` messages matching filter `$3` and hides them for `$1` milliseconds.
-pub(crate) fn read(q: &QueueName, vt_ms: i64, qty: i64, filter: Option<Value>) -> Statement {
+pub fn read(q: &QueueName, vt_ms: i64, qty: i64, filter: Option<Value>) -> Statement {
     let qt = queue_table(q);
     Statement::new(
         format!(
@@ -287,7 +289,7 @@ RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m
 }
 
 /// Claims and deletes up to `$1` messages in one statement.
-pub(crate) fn pop(q: &QueueName, qty: i64) -> Statement {
+pub fn pop(q: &QueueName, qty: i64) -> Statement {
     let qt = queue_table(q);
     Statement::new(
         format!(
@@ -304,7 +306,7 @@ RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m
 }
 
 /// Moves the visibility of messages `$1` to `$2`/`$3`.
-pub(crate) fn set_vt(q: &QueueName, ids: Vec<i64>, vt: (i64, Option<DateTime<Utc>>)) -> Statement {
+pub fn set_vt(q: &QueueName, ids: Vec<i64>, vt: (i64, Option<DateTime<Utc>>)) -> Statement {
     Statement::new(
         format!(
             "UPDATE {} SET vt = {}
@@ -320,7 +322,7 @@ RETURNING {MESSAGE_SELECT}",
     .bind(Param::Timestamptz(vt.1))
 }
 
-pub(crate) fn delete(q: &QueueName, ids: Vec<i64>) -> Statement {
+pub fn delete(q: &QueueName, ids: Vec<i64>) -> Statement {
     Statement::new(
         format!(
             "DELETE FROM {} WHERE msg_id = ANY($1::bigint[]) RETURNING msg_id",
@@ -332,7 +334,7 @@ pub(crate) fn delete(q: &QueueName, ids: Vec<i64>) -> Statement {
 }
 
 /// Moves messages to the archive in one statement, stamping `archived_at`.
-pub(crate) fn archive(q: &QueueName, ids: Vec<i64>) -> Statement {
+pub fn archive(q: &QueueName, ids: Vec<i64>) -> Statement {
     Statement::new(
         format!(
             "WITH moved AS (
@@ -351,7 +353,7 @@ RETURNING msg_id",
     .bind(Param::Int8Array(ids))
 }
 
-pub(crate) fn read_archive(q: &QueueName, ids: Vec<i64>) -> Statement {
+pub fn read_archive(q: &QueueName, ids: Vec<i64>) -> Statement {
     Statement::new(
         format!(
             "SELECT {MESSAGE_SELECT}, archived_at FROM {}
@@ -385,7 +387,7 @@ mod tests {
     fn read_claims_through_the_vt_index_and_binds_every_value() {
         let st = read(&name("jobs"), 30_000, 10, None);
         assert!(st.sql.contains("WHERE vt <= (SELECT clock_timestamp())"));
-        assert!(st.sql.contains("ORDER BY vt, msg_id"));
+        assert!(st.sql.contains("ORDER BY vt\n"));
         assert!(st.sql.contains("FOR UPDATE SKIP LOCKED"));
         assert_eq!(
             st.params,

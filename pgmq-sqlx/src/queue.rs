@@ -4,7 +4,7 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 use pgmq_core::{Executor, Result, Row, Statement};
-use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
 use tokio::sync::Mutex;
 
@@ -41,16 +41,25 @@ pub struct SqlxQueue {
 
 impl SqlxQueue {
     /// A queue on an existing pool.
+    ///
+    /// sqlx pools ping each connection before handing it out unless built with
+    /// `PgPoolOptions::test_before_acquire(false)`; that ping is an extra round trip per queue
+    /// operation. Queue operations report a broken connection as
+    /// [`Error::Connection`](pgmq_core::Error::Connection) either way.
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
 
-    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`).
+    /// Connects a new pool to `url` (`postgres://user:password@host:port/database`), with
+    /// sqlx's defaults except that connections are not pinged before each use (see
+    /// [`SqlxQueue::new`]).
     ///
     /// # Errors
     /// [`Error::Connection`](pgmq_core::Error::Connection) if Postgres cannot be reached.
     pub async fn connect(url: &str) -> Result<Self> {
-        PgPool::connect(url)
+        PgPoolOptions::new()
+            .test_before_acquire(false)
+            .connect(url)
             .await
             .map(Self::new)
             .map_err(error::map)

@@ -1,0 +1,177 @@
+//! The speed targets, checked as ratios within one run, and the BENCHMARKS.md page.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::report::{Measurement, PGMQ_CRATE};
+use crate::system::Res;
+
+fn ours(m: &Measurement) -> bool {
+    m.system.starts_with("pgmq-rs/")
+}
+
+fn line(out: &mut String, ok: bool, text: String) {
+    let _ = writeln!(out, "- [{}] {text}", if ok { "met" } else { "MISSED" });
+}
+
+/// One line per target: met or missed, with the figures.
+pub(crate) fn check(results: &[Measurement]) -> String {
+    let mut out = String::from("Targets (ratios measured in this run):\n");
+    for m in results.iter().filter(|m| ours(m)) {
+        let vs = |r: Option<f64>| r.unwrap_or(f64::NAN);
+        match m.workload.as_str() {
+            "W1" => {
+                let (c, p) = (vs(m.vs_pgmq_crate), vs(m.vs_pgbench));
+                line(
+                    &mut out,
+                    c >= 2.5,
+                    format!("W1 {}: {c:.2}x the pgmq crate (≥ 2.5x)", m.system),
+                );
+                line(
+                    &mut out,
+                    p >= 0.85,
+                    format!("W1 {}: {p:.2}x pgbench (≥ 0.85x)", m.system),
+                );
+            }
+            "W2" => {
+                let c = vs(m.vs_pgmq_crate);
+                line(
+                    &mut out,
+                    c >= 2.5,
+                    format!("W2 {}: {c:.2}x the pgmq crate (≥ 2.5x)", m.system),
+                );
+            }
+            "W3" | "W4" => {
+                let c = vs(m.vs_pgmq_crate);
+                line(
+                    &mut out,
+                    c >= 1.5,
+                    format!(
+                        "{} {}: {c:.2}x the pgmq crate (≥ 1.5x)",
+                        m.workload, m.system
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    let mut w5: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for m in results.iter().filter(|m| m.workload.starts_with("W5/")) {
+        w5.entry(&m.system)
+            .or_default()
+            .push((&m.workload, m.msgs_per_s.unwrap_or(0.0)));
+    }
+    for (system, runs) in &w5 {
+        let best = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        if let Some((_, at64)) = runs.iter().find(|r| r.0 == "W5/c64") {
+            let share = at64 / best;
+            let text = format!(
+                "W5 {system}: 64 consumers reach {:.0}% of the best count",
+                share * 100.0
+            );
+            if *system == PGMQ_CRATE {
+                let _ = writeln!(out, "- [info] {text}");
+            } else {
+                line(&mut out, share >= 0.9, format!("{text} (≥ 90%)"));
+            }
+        }
+    }
+    for m in results
+        .iter()
+        .filter(|m| m.workload.starts_with("W6/") && m.workload != "W6/none")
+    {
+        let idle = results
+            .iter()
+            .find(|i| i.workload == "W6/none" && i.system == m.system)
+            .and_then(|i| i.latency_us);
+        if let (Some(idle), Some(busy)) = (idle, m.latency_us) {
+            let r = busy / idle;
+            let text = format!(
+                "W6 {}: latency with work in flight is {r:.2}x the idle latency",
+                m.system
+            );
+            if ours(m) {
+                line(&mut out, r <= 1.5, format!("{text} (≤ 1.5x)"));
+            } else {
+                let _ = writeln!(out, "- [info] {text}");
+            }
+        }
+    }
+    for w in ["W1", "W2", "W3", "W4"] {
+        let figures: Vec<f64> = results
+            .iter()
+            .filter(|m| m.workload == w && ours(m))
+            .filter_map(|m| m.msgs_per_s)
+            .collect();
+        if figures.len() > 1 {
+            let (lo, hi) = figures
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+            let spread = hi / lo - 1.0;
+            line(
+                &mut out,
+                spread <= 0.15,
+                format!(
+                    "{w}: backends within {:.0}% of each other (≤ 15%)",
+                    spread * 100.0
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// CPU, memory and Postgres version, for the page.
+pub(crate) async fn machine(pool: &sqlx::PgPool) -> Res<String> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let (pg,): (String,) = sqlx::query_as("SELECT version()").fetch_one(pool).await?;
+    Ok(format!(
+        "{cores} cores ({cpu}), {:.0} GiB RAM; {pg}; client and server on the same machine",
+        mem_kb as f64 / 1_048_576.0
+    ))
+}
+
+/// The whole BENCHMARKS.md.
+pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -> String {
+    format!(
+        "# Benchmarks\n\n\
+         Generated by `pgmq-bench` ({mode} run). Every figure comes from one process, one sitting,\n\
+         one database: pgmq-rs on each backend, the upstream `pgmq` crate (0.34.0-alpha.7, its SQL\n\
+         installed with `install-sql-embedded`), and `pgbench -M prepared` running pgmq-rs's own\n\
+         statements. Messages are ~120 bytes of JSON. Compare ratios, not absolute numbers: the\n\
+         machine is shared and noisy.\n\n\
+         **Machine:** {machine}\n\n\
+         ## Reproduce\n\n\
+         ```sh\n\
+         cargo run -p pgmq-bench --release -- --quick            # under 2 minutes\n\
+         cargo run -p pgmq-bench --release -- --write-md         # full run, rewrites this page\n\
+         ```\n\n\
+         With no `DATABASE_URL` (or `--database-url`) the harness uses a throwaway local\n\
+         Postgres. It (re)creates a database named `pgmq_bench`. Results also go to\n\
+         `bench-results/latest.json`.\n\n\
+         Workloads: W1 send one at a time on one connection; W2 read one + delete it; W3 send\n\
+         batches of 100; W4 read 100 + archive them; W5 4 producers with 4, 16 and 64 consumers\n\
+         (single messages, end to end, on a pool of 70); W6 median read+delete latency with\n\
+         100,000 invisible messages ahead vs none. W7 (send-to-waiting-consumer latency) waits for\n\
+         long polling on LISTEN/NOTIFY.\n\n\
+         ## Results\n\n{table}\n{verdicts}"
+    )
+}
