@@ -1,26 +1,47 @@
-//! pgmq-rs on every backend, each on its own pool of `size` connections.
+//! pgmq-rs on every backend, each on its own pool.
 
 use std::sync::Arc;
 
+use diesel_async::pooled_connection::deadpool::Pool as DieselPool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::AsyncPgConnection;
 use pgmq_core::Queue;
 use pgmq_tokio_postgres::deadpool_postgres::{self, PoolConfig, Runtime};
 use pgmq_tokio_postgres::tokio_postgres::NoTls;
 
 use crate::system::Res;
 
-pub(crate) async fn all(url: &str, size: u32) -> Res<Vec<(&'static str, Arc<dyn Queue>)>> {
-    let sqlx_pool = crate::pool_options(size).connect(url).await?;
-    let deadpool = deadpool_postgres::Config {
-        url: Some(url.to_owned()),
-        pool: Some(PoolConfig::new(size as usize)),
-        ..Default::default()
-    }
-    .create_pool(Some(Runtime::Tokio1), NoTls)?;
-    Ok(vec![
-        ("sqlx", Arc::new(pgmq_sqlx::SqlxQueue::new(sqlx_pool))),
-        (
-            "tokio-postgres",
-            Arc::new(pgmq_tokio_postgres::TokioPostgresQueue::new(deadpool)),
-        ),
-    ])
+/// Every backend, by the name the results use.
+pub(crate) const NAMES: [&str; 3] = ["sqlx", "tokio-postgres", "diesel"];
+
+/// `backend` on a pool of `size` connections. Every pool hands out connections without a
+/// check query (sqlx pings and diesel-async verifies by default; deadpool-postgres doesn't).
+pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn Queue>> {
+    Ok(match backend {
+        "sqlx" => Arc::new(pgmq_sqlx::SqlxQueue::new(
+            crate::pool_options(size).connect(url).await?,
+        )),
+        "tokio-postgres" => {
+            let pool = deadpool_postgres::Config {
+                url: Some(url.to_owned()),
+                pool: Some(PoolConfig::new(size as usize)),
+                ..Default::default()
+            }
+            .create_pool(Some(Runtime::Tokio1), NoTls)?;
+            Arc::new(pgmq_tokio_postgres::TokioPostgresQueue::new(pool))
+        }
+        "diesel" => {
+            let mut config = ManagerConfig::default();
+            config.recycling_method = RecyclingMethod::Fast;
+            let manager =
+                AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
+            let pool = DieselPool::builder(manager)
+                .max_size(size as usize)
+                .build()?;
+            Arc::new(pgmq_diesel::DieselQueue::new(pool))
+        }
+        other => return Err(format!("unknown backend {other:?}").into()),
+    })
 }

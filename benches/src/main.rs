@@ -9,7 +9,7 @@
 //!
 //! Options: `--quick`, `--tiny` (a smoke test for CI), `--database-url URL` (default:
 //! `DATABASE_URL`, else a throwaway local Postgres), `--out DIR` (default `bench-results`),
-//! `--only W1,W2,...`. The harness creates (and drops first) a database `pgmq_bench`.
+//! `--only W1,W2,...`, `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`. The harness creates (and drops first) a database `pgmq_bench`.
 
 #![allow(clippy::print_stdout)]
 
@@ -34,6 +34,7 @@ struct Args {
     url: Option<String>,
     out: String,
     only: Option<Vec<String>>,
+    systems: Option<Vec<String>>,
     write_md: bool,
 }
 
@@ -44,6 +45,7 @@ fn args() -> Res<Args> {
         url: None,
         out: "bench-results".into(),
         only: None,
+        systems: None,
         write_md: false,
     };
     let mut it = std::env::args().skip(1);
@@ -56,6 +58,10 @@ fn args() -> Res<Args> {
             "--only" => {
                 let list = it.next().ok_or("--only needs a value")?;
                 a.only = Some(list.split(',').map(|w| w.trim().to_uppercase()).collect());
+            }
+            "--systems" => {
+                let list = it.next().ok_or("--systems needs a value")?;
+                a.systems = Some(list.split(',').map(|w| w.trim().to_owned()).collect());
             }
             "--write-md" => a.write_md = true,
             other => return Err(format!("unknown argument {other:?}; see the crate docs").into()),
@@ -106,8 +112,7 @@ struct Bench {
     sizes: Sizes,
     results: Vec<Measurement>,
     admin: sqlx::PgPool,
-    upstream_one: Arc<pgmq::PGMQueueExt>,
-    upstream_many: Arc<pgmq::PGMQueueExt>,
+    upstream: Arc<pgmq::PGMQueueExt>,
 }
 
 impl Bench {
@@ -131,13 +136,9 @@ impl Bench {
         Ok(Arc::new(Ours { queue, name }))
     }
 
-    /// A fresh queue of the pgmq crate's, as a [`System`].
-    async fn upstream(&self, many: bool, name: &str) -> Res<Arc<dyn System>> {
-        let pgmq = if many {
-            &self.upstream_many
-        } else {
-            &self.upstream_one
-        };
+    /// A fresh queue of the pgmq crate's, on its one-connection pool, as a [`System`].
+    async fn upstream(&self, name: &str) -> Res<Arc<dyn System>> {
+        let pgmq = &self.upstream;
         let _ = pgmq.drop_queue(name).await;
         pgmq.create(name).await?;
         Ok(Arc::new(Upstream {
@@ -154,7 +155,7 @@ impl Bench {
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Res<()> {
     let args = args()?;
     let url = match &args.url {
@@ -166,22 +167,30 @@ async fn main() -> Res<()> {
         .max_connections(2)
         .connect(&url)
         .await?;
-    let upstream_one = pgmq::PGMQueueExt::new_with_pool(pool_options(1).connect(&url).await?).await;
-    upstream_one.install_sql_from_embedded().await?;
-    let upstream_many =
-        pgmq::PGMQueueExt::new_with_pool(pool_options(70).connect(&url).await?).await;
+    let upstream = pgmq::PGMQueueExt::new_with_pool(pool_options(1).connect(&url).await?).await;
+    upstream.install_sql_from_embedded().await?;
     let mut b = Bench {
         url: url.clone(),
         sizes: args.sizes,
         results: Vec::new(),
         admin,
-        upstream_one: Arc::new(upstream_one),
-        upstream_many: Arc::new(upstream_many),
+        upstream: Arc::new(upstream),
     };
     let want = |w: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == w));
-    let single = backends::all(&url, 1).await?;
-    let pooled = backends::all(&url, 70).await?;
-    let pgbench_bin = pgbench::find();
+    let system_on = |s: &str| {
+        args.systems
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|x| x == s))
+    };
+    let backends: Vec<&str> = backends::NAMES
+        .into_iter()
+        .filter(|b| system_on(b))
+        .collect();
+    let mut single = Vec::new();
+    for backend in &backends {
+        single.push((*backend, backends::connect(backend, &url, 1).await?));
+    }
+    let pgbench_bin = pgbench::find().filter(|_| system_on(PGBENCH));
     println!("pgmq-bench ({} run) on {url}", args.mode);
 
     let sz = b.sizes;
@@ -247,14 +256,13 @@ async fn main() -> Res<()> {
                 String::new(),
             );
         }
-        let s = b
-            .upstream(false, &format!("{}_crate", w.to_lowercase()))
-            .await?;
-        let v = run(s.as_ref(), n).await?;
-        b.record(w, PGMQ_CRATE, Unit::MsgsPerS, v, String::new());
-        if let Some(bin) = &pgbench_bin {
+        if system_on(PGMQ_CRATE) {
+            let s = b.upstream(&format!("{}_crate", w.to_lowercase())).await?;
+            let v = run(s.as_ref(), n).await?;
+            b.record(w, PGMQ_CRATE, Unit::MsgsPerS, v, String::new());
+        }
+        if let (Some(bin), Some((_, q))) = (&pgbench_bin, single.first()) {
             let name = QueueName::new(format!("{}_pgbench", w.to_lowercase()))?;
-            let q = &single[0].1;
             q.drop_queue(&name).await?;
             q.create(&name, CreateOptions::new()).await?;
             if w == "W2" || w == "W4" {
@@ -279,10 +287,10 @@ async fn main() -> Res<()> {
         println!("W5");
         for consumers in [4, 16, 64] {
             let w = format!("W5/c{consumers}");
-            for (backend, queue) in &pooled {
-                let s = b
-                    .ours(Arc::clone(queue), &format!("w5_{backend}_{consumers}"))
-                    .await?;
+            // One pool of 70 at a time: Postgres' default max_connections is 100.
+            for backend in &backends {
+                let queue = backends::connect(backend, &url, 70).await?;
+                let s = b.ours(queue, &format!("w5_{backend}_{consumers}")).await?;
                 let v = workloads::w5(s, consumers, sz.w5_messages).await?;
                 b.record(
                     &w,
@@ -292,9 +300,16 @@ async fn main() -> Res<()> {
                     "4 producers".into(),
                 );
             }
-            let s = b.upstream(true, &format!("w5_crate_{consumers}")).await?;
-            let v = workloads::w5(s, consumers, sz.w5_messages).await?;
-            b.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "4 producers".into());
+            if system_on(PGMQ_CRATE) {
+                let pool = pool_options(70).connect(&url).await?;
+                let pgmq = Arc::new(pgmq::PGMQueueExt::new_with_pool(pool.clone()).await);
+                let name = format!("w5_crate_{consumers}");
+                pgmq.create(&name).await?;
+                let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
+                let v = workloads::w5(s, consumers, sz.w5_messages).await?;
+                b.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "4 producers".into());
+                pool.close().await;
+            }
         }
     }
 
@@ -302,19 +317,22 @@ async fn main() -> Res<()> {
         println!("W6");
         let in_flight = sz.w6_in_flight;
         let mut systems: Vec<(String, Arc<dyn System>, Arc<dyn System>, String)> = Vec::new();
-        let (backend, queue) = &single[0];
-        systems.push((
-            format!("pgmq-rs/{backend}"),
-            b.ours(Arc::clone(queue), "w6_ours_none").await?,
-            b.ours(Arc::clone(queue), "w6_ours_busy").await?,
-            "ours".into(),
-        ));
-        systems.push((
-            PGMQ_CRATE.into(),
-            b.upstream(false, "w6_crate_none").await?,
-            b.upstream(false, "w6_crate_busy").await?,
-            "crate".into(),
-        ));
+        if let Some((backend, queue)) = single.first() {
+            systems.push((
+                format!("pgmq-rs/{backend}"),
+                b.ours(Arc::clone(queue), "w6_ours_none").await?,
+                b.ours(Arc::clone(queue), "w6_ours_busy").await?,
+                "ours".into(),
+            ));
+        }
+        if system_on(PGMQ_CRATE) {
+            systems.push((
+                PGMQ_CRATE.into(),
+                b.upstream("w6_crate_none").await?,
+                b.upstream("w6_crate_busy").await?,
+                "crate".into(),
+            ));
+        }
         for (system, none, busy, tag) in systems {
             workloads::fill(none.as_ref(), sz.w6_reads + 10, 0).await?;
             workloads::fill(busy.as_ref(), in_flight, 3600).await?;

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use pgmq_core::{Error, Executor, Result, Row, Statement};
 use tokio::sync::Mutex;
@@ -64,17 +66,26 @@ pub struct DieselQueue {
 
 impl DieselQueue {
     /// A queue on an existing pool.
+    ///
+    /// diesel-async's pool manager verifies each connection with a query every time it hands
+    /// one out, unless its `ManagerConfig` uses `RecyclingMethod::Fast`; that check is an extra
+    /// round trip per queue operation. Queue operations report a broken connection as
+    /// [`Error::Connection`] either way.
     pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
         Self { pool }
     }
 
     /// Builds a pool with deadpool's default settings for `url`
-    /// (`postgres://user:password@host:port/database`) and checks that it can connect.
+    /// (`postgres://user:password@host:port/database`), recycling connections without a
+    /// check query (see [`DieselQueue::new`]), and checks that it can connect.
     ///
     /// # Errors
     /// [`Error::Connection`] if Postgres cannot be reached.
     pub async fn connect(url: &str) -> Result<Self> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
         let pool = Pool::builder(manager).build().map_err(|e| Error::Driver {
             source: Box::new(e),
         })?;

@@ -19,9 +19,13 @@ async fn establish(url: String) -> pgmq_core::Result<PgConnection> {
         .map_err(driver)
 }
 
-async fn queue(url: String) -> SpawnBlocking<DieselSync<PgConnection>> {
-    let conn = establish(url).await.expect("connect");
-    SpawnBlocking::new(blocking::queue(conn))
+/// Connects through the crate's own `blocking::connect`, so connection failures are mapped
+/// by the adapter.
+async fn queue(url: String) -> pgmq_core::Result<SpawnBlocking<DieselSync<PgConnection>>> {
+    let queue = tokio::task::spawn_blocking(move || blocking::connect(&url))
+        .await
+        .map_err(driver)??;
+    Ok(SpawnBlocking::new(queue))
 }
 
 struct Backend {
@@ -29,11 +33,11 @@ struct Backend {
     url: String,
 }
 
-async fn transactional(url: String) -> Backend {
-    Backend {
-        queue: queue(url.clone()).await,
+async fn transactional(url: String) -> pgmq_core::Result<Backend> {
+    Ok(Backend {
+        queue: queue(url.clone()).await?,
         url,
-    }
+    })
 }
 
 /// A connection the test keeps a handle on, to commit or roll back after the queue used it.

@@ -8,14 +8,14 @@ use pgmq_conformance::{TransactionQueue, TransactionalBackend};
 use pgmq_core::{Error, Queue};
 use pgmq_diesel::{DieselConnQueue, DieselQueue};
 
-async fn pool(url: String) -> DieselQueue {
-    DieselQueue::connect(&url).await.expect("connect")
+async fn pool(url: String) -> pgmq_core::Result<DieselQueue> {
+    DieselQueue::connect(&url).await
 }
 
 struct Backend(DieselQueue);
 
-async fn transactional(url: String) -> Backend {
-    Backend(pool(url).await)
+async fn transactional(url: String) -> pgmq_core::Result<Backend> {
+    Ok(Backend(pool(url).await?))
 }
 
 struct Tx(DieselConnQueue<Object<AsyncPgConnection>>);

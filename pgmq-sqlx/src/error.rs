@@ -40,3 +40,29 @@ pub(crate) fn map(err: sqlx::Error) -> Error {
         },
     }
 }
+
+/// Tells apart the two causes sqlx reports as `PoolTimedOut`: its pool retries a refused
+/// connection until the acquire timeout and then reports only the timeout. One direct
+/// connection attempt with the pool's own options says which it was: a server that cannot be
+/// reached is [`Error::Connection`], as on every other backend; otherwise the pool really was
+/// exhausted.
+pub(crate) async fn pool_timeout(pool: &sqlx::PgPool) -> Error {
+    use sqlx::ConnectOptions as _;
+
+    let probe = tokio::time::timeout(PROBE_TIMEOUT, pool.connect_options().connect()).await;
+    match probe {
+        Ok(Err(e)) => map(e),
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            Error::PoolTimeout {
+                source: Box::new(sqlx::Error::PoolTimedOut),
+            }
+        }
+        Err(elapsed) => Error::Connection {
+            source: Box::new(elapsed),
+        },
+    }
+}
+
+/// How long [`pool_timeout`]'s probe may take to connect.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -3,8 +3,8 @@
 use std::ops::DerefMut;
 
 use async_trait::async_trait;
-use pgmq_core::{Executor, Result, Row, Statement};
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use pgmq_core::{Error, Executor, Result, Row, Statement};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
 use tokio::sync::Mutex;
 
@@ -57,12 +57,19 @@ impl SqlxQueue {
     /// # Errors
     /// [`Error::Connection`](pgmq_core::Error::Connection) if Postgres cannot be reached.
     pub async fn connect(url: &str) -> Result<Self> {
-        PgPoolOptions::new()
-            .test_before_acquire(false)
-            .connect(url)
+        let options: PgConnectOptions = url.parse().map_err(error::map)?;
+        // sqlx's pool retries a refused connection until its acquire timeout and then reports
+        // only the timeout; one direct connection reports an unreachable server at once.
+        PgConnection::connect_with(&options)
             .await
-            .map(Self::new)
-            .map_err(error::map)
+            .map_err(error::map)?
+            .close()
+            .await
+            .map_err(error::map)?;
+        let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        Ok(Self::new(pool))
     }
 
     /// The pool, for the application's own queries.
@@ -80,11 +87,18 @@ impl From<PgPool> for SqlxQueue {
 #[async_trait]
 impl Executor for SqlxQueue {
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
-        run(&self.pool, statement).await
+        match run(&self.pool, statement).await {
+            Err(Error::PoolTimeout { .. }) => Err(error::pool_timeout(&self.pool).await),
+            other => other,
+        }
     }
 
     async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>> {
-        let mut conn = self.pool.acquire().await.map_err(error::map)?;
+        let mut conn = match self.pool.acquire().await {
+            Ok(conn) => conn,
+            Err(sqlx::Error::PoolTimedOut) => return Err(error::pool_timeout(&self.pool).await),
+            Err(e) => return Err(error::map(e)),
+        };
         run_all(&mut conn, statements).await
     }
 }

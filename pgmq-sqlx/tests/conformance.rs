@@ -6,14 +6,14 @@ use pgmq_core::{Error, Queue};
 use pgmq_sqlx::{SqlxConnQueue, SqlxQueue};
 use sqlx::{PgPool, Postgres, Transaction};
 
-async fn pool(url: String) -> SqlxQueue {
-    SqlxQueue::connect(&url).await.expect("connect")
+async fn pool(url: String) -> pgmq_core::Result<SqlxQueue> {
+    SqlxQueue::connect(&url).await
 }
 
 struct Backend(SqlxQueue);
 
-async fn transactional(url: String) -> Backend {
-    Backend(pool(url).await)
+async fn transactional(url: String) -> pgmq_core::Result<Backend> {
+    Ok(Backend(pool(url).await?))
 }
 
 struct Tx(SqlxConnQueue<Transaction<'static, Postgres>>);

@@ -9,14 +9,14 @@ use pgmq_tokio_postgres::tokio_postgres::Client;
 use pgmq_tokio_postgres::{PgClientQueue, TokioPostgresQueue};
 use tokio::sync::{mpsc, oneshot};
 
-async fn pool(url: String) -> TokioPostgresQueue {
-    TokioPostgresQueue::connect(&url).await.expect("connect")
+async fn pool(url: String) -> pgmq_core::Result<TokioPostgresQueue> {
+    TokioPostgresQueue::connect(&url).await
 }
 
 struct Backend(TokioPostgresQueue);
 
-async fn transactional(url: String) -> Backend {
-    Backend(pool(url).await)
+async fn transactional(url: String) -> pgmq_core::Result<Backend> {
+    Ok(Backend(pool(url).await?))
 }
 
 /// A `tokio_postgres::Transaction` borrows its client, so the suite's boxed transaction lives

@@ -244,3 +244,49 @@ fn container() -> Result<String, String> {
 fn container() -> Result<String, String> {
     Err("the `testcontainers` feature of pgmq-conformance is off".into())
 }
+
+/// `url` (a `postgres://` URL) pointed at a port where nothing listens (127.0.0.1:1),
+/// keeping its user, database and parameters.
+pub fn unreachable_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let userinfo = authority
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{userinfo}127.0.0.1:1{tail}")
+}
+
+/// `url` (a `postgres://` URL) with a server-side `statement_timeout` of `millis` for every
+/// connection made from it, through the standard `options` parameter.
+pub fn statement_timeout_url(url: &str, millis: u64) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20statement_timeout%3D{millis}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_rewritten_keeping_user_database_and_parameters() {
+        let url = "postgres://app:secret@db.internal:6543/orders?sslmode=disable";
+        assert_eq!(
+            unreachable_url(url),
+            "postgres://app:secret@127.0.0.1:1/orders?sslmode=disable"
+        );
+        assert_eq!(
+            unreachable_url("postgresql://h/db"),
+            "postgresql://127.0.0.1:1/db"
+        );
+        assert_eq!(
+            statement_timeout_url(url, 50),
+            "postgres://app:secret@db.internal:6543/orders?sslmode=disable&options=-c%20statement_timeout%3D50"
+        );
+        assert_eq!(
+            statement_timeout_url("postgres://h/db", 5),
+            "postgres://h/db?options=-c%20statement_timeout%3D5"
+        );
+    }
+}

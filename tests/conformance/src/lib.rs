@@ -6,13 +6,16 @@
 //!
 //! ```ignore
 //! pgmq_conformance::conformance_tests! {
-//!     queue: |url: String| async move { MyQueue::connect(&url).await.expect("connect") },
+//!     queue: |url: String| async move { MyQueue::connect(&url).await },
 //!     transactions: |url: String| async move { MyTxBackend::connect(&url).await },
 //! }
 //! ```
 //!
-//! `queue` turns a database URL into anything that implements [`Queue`]; `transactions`
-//! into a [`TransactionalBackend`]. The URL comes from [`harness::database_url`]
+//! `queue` turns a database URL into a `pgmq_core::Result` of anything that implements
+//! [`Queue`]; `transactions` into a `Result` of a [`TransactionalBackend`]. Connecting must
+//! report an unreachable server as `Error::Connection` (a case checks it), and connections
+//! made from a URL must honour its `options` parameter (a case sets `statement_timeout`
+//! through it). The URL comes from [`harness::database_url`]
 //! (`DATABASE_URL`, else a throwaway local cluster, else testcontainers). Every case works on
 //! its own uniquely named queue, so the suite runs in parallel.
 
@@ -156,6 +159,23 @@ macro_rules! conformance_tests {
             delete_in_a_rolled_back_transaction_leaves_the_message,
             archive_in_a_committed_transaction_takes_effect,
         );
+
+        #[test]
+        fn unreachable_postgres_is_a_connection_error() {
+            $crate::__run(async {
+                $crate::cases::unreachable_postgres_is_a_connection_error($crate::__url(), $queue)
+                    .await;
+            });
+        }
+
+        #[test]
+        fn statement_timeout_is_query_canceled() {
+            $crate::__run(async {
+                let url = $crate::__url();
+                let backend = ($tx)(url.clone()).await.expect("connect the backend");
+                $crate::cases::statement_timeout_is_query_canceled(&backend, url, $queue).await;
+            });
+        }
     };
 }
 
@@ -167,7 +187,7 @@ macro_rules! __queue_cases {
             #[test]
             fn $case() {
                 $crate::__run(async {
-                    let backend = ($queue)($crate::__url()).await;
+                    let backend = ($queue)($crate::__url()).await.expect("connect the backend");
                     $crate::cases::$case(&backend).await;
                 });
             }
@@ -186,7 +206,7 @@ macro_rules! __tx_cases {
             #[test]
             fn $case() {
                 $crate::__run(async {
-                    let backend = ($tx)($crate::__url()).await;
+                    let backend = ($tx)($crate::__url()).await.expect("connect the backend");
                     $crate::cases::$case(&backend).await;
                 });
             }

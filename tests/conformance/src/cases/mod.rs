@@ -2,6 +2,7 @@
 //! its own uniquely named queue, and panics with a message saying what broke.
 
 mod ack;
+mod errors;
 mod lifecycle;
 mod metrics;
 mod read;
@@ -9,6 +10,7 @@ mod send;
 mod transactions;
 
 pub use ack::*;
+pub use errors::*;
 pub use lifecycle::*;
 pub use metrics::*;
 pub use read::*;
