@@ -1,0 +1,246 @@
+//! Runs each workload on every system and records the figures.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pgmq_core::{CreateOptions, Queue, QueueName};
+
+use crate::report::{Measurement, Unit, PGBENCH, PGMQ_CRATE};
+use crate::setup::pool_options;
+use crate::system::{Ours, Res, System, Upstream};
+use crate::workloads::{self, Sizes};
+use crate::{backends, pgbench};
+
+type Measure =
+    for<'a> fn(&'a dyn System, usize) -> Pin<Box<dyn Future<Output = Res<f64>> + Send + 'a>>;
+type MakeScript = fn(&QueueName) -> Res<pgbench::Script>;
+
+/// One of W1–W4: the same loop on every system, and pgbench on our statements.
+pub(crate) struct Simple {
+    pub(crate) name: &'static str,
+    pub(crate) size: usize,
+    pub(crate) measure: Measure,
+    pub(crate) script: MakeScript,
+    /// Messages per pgbench transaction.
+    pub(crate) per_tx: usize,
+}
+
+impl Simple {
+    pub(crate) fn all(sz: &Sizes) -> [Simple; 4] {
+        [
+            Simple {
+                name: "W1",
+                size: sz.w1_sends,
+                measure: |s, n| Box::pin(workloads::w1(s, n)),
+                script: pgbench::w1,
+                per_tx: 1,
+            },
+            Simple {
+                name: "W2",
+                size: sz.w2_reads,
+                measure: |s, n| Box::pin(workloads::w2(s, n)),
+                script: pgbench::w2,
+                per_tx: 1,
+            },
+            Simple {
+                name: "W3",
+                size: sz.w3_batches,
+                measure: |s, n| Box::pin(workloads::w3(s, n)),
+                script: pgbench::w3,
+                per_tx: 100,
+            },
+            Simple {
+                name: "W4",
+                size: sz.w4_batches,
+                measure: |s, n| Box::pin(workloads::w4(s, n)),
+                script: pgbench::w4,
+                per_tx: 100,
+            },
+        ]
+    }
+}
+
+/// A system measured twice in W6: on an idle queue and on one with work in flight.
+struct Pair {
+    system: String,
+    idle: Arc<dyn System>,
+    busy: Arc<dyn System>,
+    tables: [String; 2],
+}
+
+pub(crate) struct Bench {
+    pub(crate) url: String,
+    pub(crate) sizes: Sizes,
+    pub(crate) results: Vec<Measurement>,
+    pub(crate) admin: sqlx::PgPool,
+    pub(crate) upstream: Arc<pgmq::PGMQueueExt>,
+    /// Our backends, each on a one-connection pool.
+    pub(crate) single: Vec<(&'static str, Arc<dyn Queue>)>,
+    pub(crate) crate_on: bool,
+    pub(crate) pgbench: Option<std::path::PathBuf>,
+}
+
+impl Bench {
+    fn record(&mut self, workload: &str, system: &str, unit: Unit, value: f64, note: &str) {
+        let unit_name = match unit {
+            Unit::MsgsPerS => "msgs/s",
+            Unit::LatencyUs => "µs",
+        };
+        println!("  {workload:<10} {system:<22} {value:>12.1} {unit_name}");
+        self.results
+            .push(Measurement::new(workload, system, unit, value, note.into()));
+    }
+
+    /// A fresh queue of ours (dropped first) on `queue`, as a [`System`].
+    async fn ours(&self, queue: Arc<dyn Queue>, name: &str) -> Res<Arc<dyn System>> {
+        let name = QueueName::new(name.replace('-', "_"))?;
+        queue.drop_queue(&name).await?;
+        queue.create(&name, CreateOptions::new()).await?;
+        Ok(Arc::new(Ours { queue, name }))
+    }
+
+    /// A fresh queue of the pgmq crate's, on its one-connection pool, as a [`System`].
+    async fn upstream(&self, name: &str) -> Res<Arc<dyn System>> {
+        let _ = self.upstream.drop_queue(name).await;
+        self.upstream.create(name).await?;
+        Ok(Arc::new(Upstream {
+            pgmq: Arc::clone(&self.upstream),
+            name: name.into(),
+        }))
+    }
+
+    async fn analyze(&self, table: &str) -> Res<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE pgmq.\"{table}\"")))
+            .execute(&self.admin)
+            .await?;
+        Ok(())
+    }
+
+    /// W1–W4 on one connection per system.
+    pub(crate) async fn simple(&mut self, w: &Simple) -> Res<()> {
+        println!("{}", w.name);
+        let tag = w.name.to_lowercase();
+        for (backend, queue) in self.single.clone() {
+            let s = self.ours(queue, &format!("{tag}_{backend}")).await?;
+            let v = (w.measure)(s.as_ref(), w.size).await?;
+            self.record(w.name, &format!("pgmq-rs/{backend}"), Unit::MsgsPerS, v, "");
+        }
+        if self.crate_on {
+            let s = self.upstream(&format!("{tag}_crate")).await?;
+            let v = (w.measure)(s.as_ref(), w.size).await?;
+            self.record(w.name, PGMQ_CRATE, Unit::MsgsPerS, v, "");
+        }
+        let (Some(bin), Some((_, q))) = (self.pgbench.clone(), self.single.first().cloned()) else {
+            return Ok(());
+        };
+        let name = QueueName::new(format!("{tag}_pgbench"))?;
+        q.drop_queue(&name).await?;
+        q.create(&name, CreateOptions::new()).await?;
+        if w.name == "W2" || w.name == "W4" {
+            let s = Ours {
+                queue: q,
+                name: name.clone(),
+            };
+            workloads::fill(&s, (w.size + 1) * w.per_tx, 0).await?;
+        }
+        let tps = pgbench::run(&bin, &self.url, &(w.script)(&name)?, w.size)?;
+        let v = tps * w.per_tx as f64;
+        self.record(
+            w.name,
+            PGBENCH,
+            Unit::MsgsPerS,
+            v,
+            "our statements, -M prepared",
+        );
+        Ok(())
+    }
+
+    /// W5: 4 producers and 4, 16, 64 consumers, on one pool of 70 at a time (Postgres'
+    /// default max_connections is 100).
+    pub(crate) async fn w5(&mut self, backends: &[&str]) -> Res<()> {
+        println!("W5");
+        let total = self.sizes.w5_messages;
+        for consumers in [4, 16, 64] {
+            let w = format!("W5/c{consumers}");
+            for backend in backends {
+                let queue = backends::connect(backend, &self.url, 70).await?;
+                let s = self
+                    .ours(queue, &format!("w5_{backend}_{consumers}"))
+                    .await?;
+                let v = workloads::w5(s, consumers, total).await?;
+                self.record(
+                    &w,
+                    &format!("pgmq-rs/{backend}"),
+                    Unit::MsgsPerS,
+                    v,
+                    "4 producers",
+                );
+            }
+            if self.crate_on {
+                let pool = pool_options(70).connect(&self.url).await?;
+                let pgmq = Arc::new(pgmq::PGMQueueExt::new_with_pool(pool.clone()).await);
+                let name = format!("w5_crate_{consumers}");
+                pgmq.create(&name).await?;
+                let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
+                let v = workloads::w5(s, consumers, total).await?;
+                self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "4 producers");
+                pool.close().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// W6: read+delete latency with `w6_in_flight` invisible messages ahead, vs none.
+    pub(crate) async fn w6(&mut self) -> Res<()> {
+        println!("W6");
+        let mut pairs = Vec::new();
+        if let Some((backend, queue)) = self.single.first().cloned() {
+            pairs.push(Pair {
+                system: format!("pgmq-rs/{backend}"),
+                idle: self.ours(Arc::clone(&queue), "w6_ours_idle").await?,
+                busy: self.ours(queue, "w6_ours_busy").await?,
+                tables: ["q_w6_ours_idle".into(), "q_w6_ours_busy".into()],
+            });
+        }
+        if self.crate_on {
+            pairs.push(Pair {
+                system: PGMQ_CRATE.into(),
+                idle: self.upstream("w6_crate_idle").await?,
+                busy: self.upstream("w6_crate_busy").await?,
+                tables: ["q_w6_crate_idle".into(), "q_w6_crate_busy".into()],
+            });
+        }
+        let (in_flight, reads) = (self.sizes.w6_in_flight, self.sizes.w6_reads);
+        for p in pairs {
+            workloads::fill(p.idle.as_ref(), reads + 10, 0).await?;
+            // Invisible first, so they sit ahead of the visible ones in msg_id order too.
+            workloads::fill(p.busy.as_ref(), in_flight, 3600).await?;
+            workloads::fill(p.busy.as_ref(), reads + 10, 0).await?;
+            for t in &p.tables {
+                self.analyze(t).await?;
+            }
+            let idle = workloads::w6_latency(p.idle.as_ref(), reads).await?;
+            let busy = workloads::w6_latency(p.busy.as_ref(), reads).await?;
+            self.record(
+                "W6/none",
+                &p.system,
+                Unit::LatencyUs,
+                idle,
+                "median read+delete",
+            );
+            let note = format!(
+                "{in_flight} invisible ahead; {:.2}x the idle latency",
+                busy / idle
+            );
+            self.record(
+                &format!("W6/{in_flight}"),
+                &p.system,
+                Unit::LatencyUs,
+                busy,
+                &note,
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Arguments, the fresh database, and pool settings shared by every system.
+
+use sqlx::postgres::PgPoolOptions;
+
+use crate::system::Res;
+use crate::workloads::Sizes;
+
+/// What the command line asked for.
+pub(crate) struct Args {
+    pub(crate) mode: &'static str,
+    pub(crate) sizes: Sizes,
+    pub(crate) url: Option<String>,
+    pub(crate) out: String,
+    pub(crate) only: Option<Vec<String>>,
+    pub(crate) systems: Option<Vec<String>>,
+    pub(crate) write_md: bool,
+}
+
+impl Args {
+    pub(crate) fn parse() -> Res<Self> {
+        let mut a = Self {
+            mode: "full",
+            sizes: Sizes::full(),
+            url: None,
+            out: "bench-results".into(),
+            only: None,
+            systems: None,
+            write_md: false,
+        };
+        let list = |v: Option<String>, flag: &str| -> Res<Vec<String>> {
+            let v = v.ok_or(format!("{flag} needs a value"))?;
+            Ok(v.split(',').map(|w| w.trim().to_owned()).collect())
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--quick" => (a.mode, a.sizes) = ("quick", Sizes::quick()),
+                "--tiny" => (a.mode, a.sizes) = ("tiny", Sizes::tiny()),
+                "--database-url" => a.url = Some(it.next().ok_or("--database-url needs a value")?),
+                "--out" => a.out = it.next().ok_or("--out needs a value")?,
+                "--only" => {
+                    let ws = list(it.next(), "--only")?;
+                    a.only = Some(ws.into_iter().map(|w| w.to_uppercase()).collect());
+                }
+                "--systems" => a.systems = Some(list(it.next(), "--systems")?),
+                "--write-md" => a.write_md = true,
+                other => {
+                    return Err(format!("unknown argument {other:?}; see the crate docs").into())
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// Whether workload `w` (e.g. `W5`) is to run.
+    pub(crate) fn workload(&self, w: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|x| x == w))
+    }
+
+    /// Whether system `s` (a backend name, `pgmq-crate` or `pgbench`) is to run.
+    pub(crate) fn system(&self, s: &str) -> bool {
+        self.systems
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|x| x == s))
+    }
+}
+
+/// The sqlx pool settings for every sqlx pool in the run, ours and the pgmq crate's alike:
+/// no ping before each use. (sqlx still pings each connection when it goes back to the pool.)
+pub(crate) fn pool_options(size: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .test_before_acquire(false)
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{db}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Drops and creates database `pgmq_bench` on the server of `url`; returns its URL.
+pub(crate) async fn fresh_database(url: &str) -> Res<String> {
+    let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    sqlx::query("DROP DATABASE IF EXISTS pgmq_bench WITH (FORCE)")
+        .execute(&admin)
+        .await?;
+    sqlx::query("CREATE DATABASE pgmq_bench")
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    Ok(with_database(url, "pgmq_bench"))
+}
