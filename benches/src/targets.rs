@@ -169,9 +169,17 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          `bench-results/latest.json`.\n\n\
          Workloads: W1 send one at a time on one connection; W2 read one + delete it; W3 send\n\
          batches of 100; W4 read 100 + archive them; W5 4 producers with 4, 16 and 64 consumers\n\
-         (single messages, end to end, on a pool of 70); W6 median read+delete latency with\n\
-         100,000 invisible messages ahead vs none. W7 (send-to-waiting-consumer latency) waits for\n\
-         long polling on LISTEN/NOTIFY.\n\n\
+         (single messages, end to end, on a pool of 70 opened before the clock starts; a consumer\n\
+         that finds the queue empty sleeps 5 ms, doubling up to 64 ms); W6 median read+delete\n\
+         latency with 100,000 invisible messages ahead vs none. W7 (send-to-waiting-consumer\n\
+         latency) waits for long polling on LISTEN/NOTIFY.\n\n\
+         Method: every system runs the same loops (`benches/src/workloads.rs`) on tokio's\n\
+         current-thread runtime (with the server on the same two cores, the multi-thread\n\
+         runtime's cross-thread wake-ups cost more than the client work measured). Every sqlx pool,\n\
+         ours and the pgmq crate's, skips the ping before each use; diesel-async's pool recycles\n\
+         without a check query, as deadpool-postgres does by default. sqlx still pings each\n\
+         connection when it returns to the pool, which on one connection is an extra round trip\n\
+         per operation: the main reason `pgmq-rs/sqlx` trails the other two backends.\n\n\
          ## Results\n\n{table}\n{verdicts}"
     )
 }

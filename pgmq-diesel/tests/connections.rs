@@ -85,7 +85,7 @@ async fn async_send_inside_a_committed_transaction_appears() {
         .transaction::<i64, BoxError, _>(async |conn| {
             let q = DieselConnQueue::new(conn);
             let id = q.send(&name, &json!("real"), SendOptions::new()).await?;
-            // A batch is atomic on its own: a savepoint inside the caller's transaction.
+            // A batch is one statement; it joins the caller's transaction like any other.
             q.send_batch(&name, &[1, 2], SendOptions::new()).await?;
             Ok(id)
         })
