@@ -4,7 +4,7 @@
 //! [`conformance_tests!`] macro expands all of them into `#[test]` functions for one backend,
 //! so a backend's whole `tests/conformance.rs` is one macro call:
 //!
-//! ```ignore
+//! ```text
 //! pgmq_conformance::conformance_tests! {
 //!     queue: |url: String| async move { MyQueue::connect(&url).await },
 //!     transactions: |url: String| async move { MyTxBackend::connect(&url).await },
