@@ -188,6 +188,34 @@ impl Bench {
                 pool.close().await;
             }
         }
+        // The same consumer counts draining a full queue: contention on the claim alone.
+        for consumers in [4, 16, 64] {
+            let w = format!("W5-drain/c{consumers}");
+            for backend in backends {
+                let queue = backends::connect(backend, &self.url, 70).await?;
+                let s = self
+                    .ours(queue, &format!("w5d_{backend}_{consumers}"))
+                    .await?;
+                let v = workloads::w5_drain(s, consumers, total).await?;
+                self.record(
+                    &w,
+                    &format!("pgmq-rs/{backend}"),
+                    Unit::MsgsPerS,
+                    v,
+                    "no producers",
+                );
+            }
+            if self.crate_on {
+                let pool = pool_options(70).connect(&self.url).await?;
+                let pgmq = Arc::new(pgmq::PGMQueueExt::new_with_pool(pool.clone()).await);
+                let name = format!("w5d_crate_{consumers}");
+                pgmq.create(&name).await?;
+                let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
+                let v = workloads::w5_drain(s, consumers, total).await?;
+                self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "no producers");
+                pool.close().await;
+            }
+        }
         Ok(())
     }
 

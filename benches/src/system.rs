@@ -43,6 +43,8 @@ pub(crate) trait System: Send + Sync {
     async fn read(&self, qty: usize) -> Res<Vec<i64>>;
     async fn delete(&self, id: i64) -> Res<()>;
     async fn archive_batch(&self, ids: &[i64]) -> Res<()>;
+    /// Runs one statement that touches no message (to open a pooled connection).
+    async fn touch(&self) -> Res<()>;
 }
 
 /// pgmq-rs on any backend.
@@ -77,6 +79,11 @@ impl System for Ours {
 
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {
         self.queue.archive_batch(&self.name, ids).await?;
+        Ok(())
+    }
+
+    async fn touch(&self) -> Res<()> {
+        self.queue.metrics(&self.name).await?;
         Ok(())
     }
 }
@@ -119,6 +126,11 @@ impl System for Upstream {
 
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {
         self.pgmq.archive_batch(&self.name, ids).await?;
+        Ok(())
+    }
+
+    async fn touch(&self) -> Res<()> {
+        self.pgmq.list_queues().await?;
         Ok(())
     }
 }

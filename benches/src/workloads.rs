@@ -184,6 +184,39 @@ pub(crate) async fn w5(s: Arc<dyn System>, consumers: usize, total: usize) -> Re
     Ok(rate(total, start))
 }
 
+/// W5-drain: `total` messages already queued, no producers, `consumers` consumers reading
+/// and deleting until the queue is empty; messages/s. No consumer ever polls an empty queue
+/// while work remains, so this isolates contention on the claim itself.
+pub(crate) async fn w5_drain(s: Arc<dyn System>, consumers: usize, total: usize) -> Res<f64> {
+    fill(s.as_ref(), total, 0).await?;
+    let warm = (0..consumers).map(|_| {
+        let s = Arc::clone(&s);
+        tokio::spawn(async move { s.touch().await })
+    });
+    for t in warm.collect::<Vec<_>>() {
+        t.await??;
+    }
+    let consumed = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..consumers)
+        .map(|_| {
+            let (s, consumed) = (Arc::clone(&s), Arc::clone(&consumed));
+            tokio::spawn(async move {
+                // SKIP LOCKED may answer empty while others hold the last rows: then we're done.
+                while let Some(id) = s.read(1).await?.first().copied() {
+                    s.delete(id).await?;
+                    consumed.fetch_add(1, Ordering::Relaxed);
+                }
+                Res::Ok(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(rate(consumed.load(Ordering::Relaxed), start))
+}
+
 /// W6: median µs of one read + delete, on a queue prepared by the caller.
 pub(crate) async fn w6_latency(s: &dyn System, reads: usize) -> Res<f64> {
     let mut samples = Vec::with_capacity(reads);
