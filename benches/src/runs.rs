@@ -15,6 +15,9 @@ use crate::{backends, pgbench};
 type Measure =
     for<'a> fn(&'a dyn System, usize) -> Pin<Box<dyn Future<Output = Res<f64>> + Send + 'a>>;
 type MakeScript = fn(&QueueName) -> Res<pgbench::Script>;
+/// A W5-style run: (system, consumers, messages) → messages/s.
+type Concurrent =
+    fn(Arc<dyn System>, usize, usize) -> Pin<Box<dyn Future<Output = Res<f64>> + Send>>;
 
 /// One of W1–W4: the same loop on every system, and pgbench on our statements.
 pub(crate) struct Simple {
@@ -156,63 +159,48 @@ impl Bench {
         Ok(())
     }
 
-    /// W5: 4 producers and 4, 16, 64 consumers, on one pool of 70 at a time (Postgres'
-    /// default max_connections is 100).
+    /// W5 (4 producers) and W5-drain (a full queue, no producers) with 4, 16 and 64
+    /// consumers.
     pub(crate) async fn w5(&mut self, backends: &[&str]) -> Res<()> {
         println!("W5");
+        let end_to_end: Concurrent = |s, c, n| Box::pin(workloads::w5(s, c, n));
+        let drain: Concurrent = |s, c, n| Box::pin(workloads::w5_drain(s, c, n));
+        self.consumers("W5", "w5", "4 producers", end_to_end, backends)
+            .await?;
+        // The same consumer counts on the claim alone.
+        self.consumers("W5-drain", "w5d", "no producers", drain, backends)
+            .await
+    }
+
+    /// Runs `run` with 4, 16 and 64 consumers on every system, each on its own pool of 70,
+    /// one pool at a time (Postgres' default max_connections is 100).
+    async fn consumers(
+        &mut self,
+        label: &str,
+        tag: &str,
+        note: &str,
+        run: Concurrent,
+        backends: &[&str],
+    ) -> Res<()> {
         let total = self.sizes.w5_messages;
         for consumers in [4, 16, 64] {
-            let w = format!("W5/c{consumers}");
+            let w = format!("{label}/c{consumers}");
             for backend in backends {
                 let queue = backends::connect(backend, &self.url, 70).await?;
-                let s = self
-                    .ours(queue, &format!("w5_{backend}_{consumers}"))
-                    .await?;
-                let v = workloads::w5(s, consumers, total).await?;
-                self.record(
-                    &w,
-                    &format!("pgmq-rs/{backend}"),
-                    Unit::MsgsPerS,
-                    v,
-                    "4 producers",
-                );
+                let name = format!("{tag}_{backend}_{consumers}");
+                let s = self.ours(queue, &name).await?;
+                let v = run(s, consumers, total).await?;
+                let system = format!("pgmq-rs/{backend}");
+                self.record(&w, &system, Unit::MsgsPerS, v, note);
             }
             if self.crate_on {
                 let pool = pool_options(70).connect(&self.url).await?;
                 let pgmq = Arc::new(pgmq::PGMQueueExt::new_with_pool(pool.clone()).await);
-                let name = format!("w5_crate_{consumers}");
+                let name = format!("{tag}_crate_{consumers}");
                 pgmq.create(&name).await?;
                 let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
-                let v = workloads::w5(s, consumers, total).await?;
-                self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "4 producers");
-                pool.close().await;
-            }
-        }
-        // The same consumer counts draining a full queue: contention on the claim alone.
-        for consumers in [4, 16, 64] {
-            let w = format!("W5-drain/c{consumers}");
-            for backend in backends {
-                let queue = backends::connect(backend, &self.url, 70).await?;
-                let s = self
-                    .ours(queue, &format!("w5d_{backend}_{consumers}"))
-                    .await?;
-                let v = workloads::w5_drain(s, consumers, total).await?;
-                self.record(
-                    &w,
-                    &format!("pgmq-rs/{backend}"),
-                    Unit::MsgsPerS,
-                    v,
-                    "no producers",
-                );
-            }
-            if self.crate_on {
-                let pool = pool_options(70).connect(&self.url).await?;
-                let pgmq = Arc::new(pgmq::PGMQueueExt::new_with_pool(pool.clone()).await);
-                let name = format!("w5d_crate_{consumers}");
-                pgmq.create(&name).await?;
-                let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
-                let v = workloads::w5_drain(s, consumers, total).await?;
-                self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, "no producers");
+                let v = run(s, consumers, total).await?;
+                self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, note);
                 pool.close().await;
             }
         }
