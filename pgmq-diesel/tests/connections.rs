@@ -8,6 +8,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, PgConnection, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl as _};
+use pgmq_conformance::fresh_queue as fresh;
 use pgmq_conformance::{harness, unique_queue_name};
 use pgmq_core::{BoxError, DbErrorKind, Error, QueueName};
 use pgmq_diesel::blocking;
@@ -24,15 +25,6 @@ async fn connect() -> AsyncPgConnection {
 
 fn connect_sync() -> PgConnection {
     PgConnection::establish(&url()).expect("connect")
-}
-
-async fn fresh(queue: &DieselQueue, tag: &str) -> QueueName {
-    let name = unique_queue_name(tag);
-    queue
-        .create(&name, CreateOptions::new())
-        .await
-        .expect("create");
-    name
 }
 
 async fn length(queue: &DieselQueue, name: &QueueName) -> i64 {

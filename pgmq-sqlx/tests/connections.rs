@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use pgmq_core::{CreateOptions, Error, Queue, QueueExt, QueueName, ReadOptions, SendOptions};
+use pgmq_conformance::fresh_queue as queue_with;
+use pgmq_core::{Error, Queue, QueueExt, QueueName, ReadOptions, SendOptions};
 use pgmq_sqlx::{SqlxConnQueue, SqlxQueue};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -11,15 +12,6 @@ use sqlx::{Connection, PgConnection};
 
 fn url() -> String {
     pgmq_conformance::harness::database_url().expect("a Postgres to test against")
-}
-
-async fn queue_with(queue: &dyn Queue, tag: &str) -> QueueName {
-    let name = pgmq_conformance::unique_queue_name(tag);
-    queue
-        .create(&name, CreateOptions::new())
-        .await
-        .expect("create");
-    name
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pgmq_conformance::fresh_queue as fresh;
 use pgmq_conformance::unique_queue_name;
 use pgmq_core::{DbErrorKind, Error, QueueName};
 use pgmq_tokio_postgres::deadpool_postgres::{Manager, Pool, Runtime};
@@ -36,15 +37,6 @@ fn single_connection_pool(wait: Duration) -> Pool {
 
 async fn outside() -> TokioPostgresQueue {
     TokioPostgresQueue::connect(&url()).await.expect("connect")
-}
-
-async fn fresh(queue: &impl Queue, tag: &str) -> QueueName {
-    let name = unique_queue_name(tag);
-    queue
-        .create(&name, CreateOptions::new())
-        .await
-        .expect("create");
-    name
 }
 
 async fn length(queue: &impl Queue, name: &QueueName) -> i64 {

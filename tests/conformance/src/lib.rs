@@ -68,6 +68,17 @@ pub fn unique_queue_name(tag: &str) -> QueueName {
     QueueName::new(format!("{tag}_{suffix}")).expect("generated names are valid")
 }
 
+/// Creates a queue under a fresh [`unique_queue_name`] on `queue` and returns its name; panics
+/// (failing the test) if it cannot.
+pub async fn fresh_queue(queue: &dyn Queue, tag: &str) -> QueueName {
+    let name = unique_queue_name(tag);
+    queue
+        .create(&name, pgmq_core::CreateOptions::new())
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    name
+}
+
 /// Runs a future to completion on a fresh runtime; the macro's tests call this.
 #[doc(hidden)]
 pub fn __run<F: Future<Output = ()>>(future: F) {

@@ -17,16 +17,9 @@ pub use read::*;
 pub use send::*;
 pub use transactions::*;
 
-use pgmq_core::{CreateOptions, Error, Queue, QueueName};
+use pgmq_core::{Error, Queue, QueueName};
 
-/// Creates a fresh queue named after `tag`.
-pub(crate) async fn fresh(q: &dyn Queue, tag: &str) -> QueueName {
-    let name = crate::unique_queue_name(tag);
-    q.create(&name, CreateOptions::new())
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
-    name
-}
+pub(crate) use crate::fresh_queue as fresh;
 
 /// Drops a queue at the end of a case.
 pub(crate) async fn cleanup(q: &dyn Queue, name: &QueueName) {
