@@ -155,8 +155,8 @@ fn nul(index: usize) -> Error {
     }
 }
 
-fn decode_message(row: Row) -> Result<Message> {
-    let mut c = Cells::new(row);
+/// Reads the message columns, in [`sql::MESSAGE_COLUMNS`] order, off the front of a row.
+fn take_message(c: &mut Cells) -> Result<Message> {
     Ok(Message {
         msg_id: c.int8()?,
         read_ct: c.int4()?,
@@ -166,6 +166,10 @@ fn decode_message(row: Row) -> Result<Message> {
         message: c.opt_json()?.unwrap_or(Value::Null),
         headers: c.opt_json()?,
     })
+}
+
+fn decode_message(row: Row) -> Result<Message> {
+    take_message(&mut Cells::new(row))
 }
 
 fn decode_messages(rows: Vec<Row>) -> Result<Vec<Message>> {
@@ -220,18 +224,12 @@ fn decode_queue_info(row: Row) -> Result<QueueInfo> {
     })
 }
 
+/// An archive row: the message columns, then `archived_at` ([`sql::ARCHIVE_COLUMNS`]).
 fn decode_archived(row: Row) -> Result<ArchivedMessage> {
-    let mut row = row;
-    let archived_at = row.pop().map(|cell| Cells::new(vec![cell]).timestamp());
-    let archived_at = archived_at.unwrap_or_else(|| {
-        Err(Error::Decode {
-            reason: "archive row is empty".into(),
-            source: None,
-        })
-    })?;
+    let mut c = Cells::new(row);
     Ok(ArchivedMessage {
-        message: decode_message(row)?,
-        archived_at,
+        message: take_message(&mut c)?,
+        archived_at: c.timestamp()?,
     })
 }
 
