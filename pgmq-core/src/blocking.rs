@@ -16,12 +16,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::executor::Executor;
+use crate::adapter::{Executor, Row, Statement};
 use crate::ext::QueueExt;
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
-use crate::statement::{Row, Statement};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// Runs statements synchronously: what a blocking driver adapter implements, with the same

@@ -106,6 +106,15 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The backend does not provide this operation. Methods added to
+    /// [`Queue`](crate::Queue) after a backend was written answer this by default, so a
+    /// hand-written `Queue` keeps compiling; every driver adapter provides them all.
+    #[error("this backend does not support {operation}")]
+    Unsupported {
+        /// The operation, e.g. `"read_grouped"`.
+        operation: &'static str,
+    },
+
     /// A row did not have the shape the statement promised (a driver decoding failure).
     #[error("could not decode a result row: {reason}")]
     Decode {

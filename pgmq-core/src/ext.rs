@@ -1,7 +1,8 @@
 //! [`QueueExt`]: typed messages and single-id conveniences for every [`Queue`].
 
 use async_trait::async_trait;
-use chrono::TimeDelta;
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -12,7 +13,7 @@ use crate::queue::Queue;
 use crate::types::Message;
 
 /// How long a typed [`pop`](QueueExt::pop) holds messages between claiming and deleting them.
-pub const POP_CLAIM: TimeDelta = TimeDelta::seconds(30);
+pub const POP_CLAIM: Duration = Duration::from_secs(30);
 
 fn to_json<T: Serialize + ?Sized>(message: &T) -> Result<serde_json::Value> {
     serde_json::to_value(message).map_err(|source| Error::Serialize { source })

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -11,26 +11,26 @@ use crate::error::{Error, Result};
 pub const MAX_BATCH: usize = 1000;
 
 /// The longest visibility timeout or delay accepted: 365 days.
-pub const MAX_DELAY: TimeDelta = TimeDelta::days(365);
+pub const MAX_DELAY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// When a message becomes visible: after a span from now (server clock), or at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VisibleAt {
-    /// This long after the statement runs. Must not be negative.
-    After(TimeDelta),
+    /// This long after the statement runs, at most [`MAX_DELAY`].
+    After(Duration),
     /// At this instant. An instant in the past means "visible now".
     At(DateTime<Utc>),
 }
 
 impl VisibleAt {
     /// Visible `secs` seconds from now.
-    pub fn secs(secs: i64) -> Self {
-        Self::After(TimeDelta::seconds(secs))
+    pub fn secs(secs: u64) -> Self {
+        Self::After(Duration::from_secs(secs))
     }
 
     /// Visible at once.
     pub fn now() -> Self {
-        Self::After(TimeDelta::zero())
+        Self::After(Duration::ZERO)
     }
 
     /// Splits into the two statement parameters: milliseconds from now, or an instant.
@@ -42,8 +42,8 @@ impl VisibleAt {
     }
 }
 
-impl From<TimeDelta> for VisibleAt {
-    fn from(span: TimeDelta) -> Self {
+impl From<Duration> for VisibleAt {
+    fn from(span: Duration) -> Self {
         Self::After(span)
     }
 }
@@ -54,20 +54,16 @@ impl From<DateTime<Utc>> for VisibleAt {
     }
 }
 
-pub(crate) fn checked_millis(span: TimeDelta, argument: &'static str) -> Result<i64> {
-    if span < TimeDelta::zero() {
-        return Err(Error::invalid(
-            argument,
-            format!("{span} is negative; use zero or more"),
-        ));
-    }
+/// A span in whole milliseconds, if it is within [`MAX_DELAY`].
+pub(crate) fn checked_millis(span: Duration, argument: &'static str) -> Result<i64> {
     if span > MAX_DELAY {
         return Err(Error::invalid(
             argument,
-            format!("{span} is longer than the limit of 365 days"),
+            format!("{span:?} is longer than the limit of 365 days"),
         ));
     }
-    Ok(span.num_milliseconds())
+    // At most 365 days in milliseconds: far inside i64.
+    Ok(i64::try_from(span.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
@@ -118,7 +114,7 @@ impl SendOptions {
     }
 
     /// Hide the messages for `secs` seconds.
-    pub fn delay_secs(self, secs: i64) -> Self {
+    pub fn delay_secs(self, secs: u64) -> Self {
         self.delay(VisibleAt::secs(secs))
     }
 
@@ -139,8 +135,9 @@ impl SendOptions {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ReadOptions {
-    /// How long the messages stay invisible to other readers. Default 30 s.
-    pub vt: TimeDelta,
+    /// How long the messages stay invisible to other readers, at most [`MAX_DELAY`].
+    /// Default 30 s.
+    pub vt: Duration,
     /// How many messages at most, 1 to [`MAX_BATCH`]. Default 1.
     pub qty: usize,
     /// Only messages whose JSON contains this value (Postgres' `@>`).
@@ -154,7 +151,7 @@ pub struct ReadOptions {
 impl Default for ReadOptions {
     fn default() -> Self {
         Self {
-            vt: TimeDelta::seconds(30),
+            vt: Duration::from_secs(30),
             qty: 1,
             filter: None,
             wait: None,
@@ -170,14 +167,14 @@ impl ReadOptions {
     }
 
     /// Set the visibility timeout.
-    pub fn vt(mut self, vt: TimeDelta) -> Self {
+    pub fn vt(mut self, vt: Duration) -> Self {
         self.vt = vt;
         self
     }
 
     /// Set the visibility timeout in seconds.
-    pub fn vt_secs(self, secs: i64) -> Self {
-        self.vt(TimeDelta::seconds(secs))
+    pub fn vt_secs(self, secs: u64) -> Self {
+        self.vt(Duration::from_secs(secs))
     }
 
     /// Read up to `qty` messages.

@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 ///
 /// `T` is the payload type: [`serde_json::Value`] from the JSON methods of
 /// [`Queue`](crate::Queue), your own type from [`QueueExt`](crate::QueueExt).
+///
+/// Fields may be added in later releases; a custom backend builds one with
+/// [`Message::new`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Message<T = Value> {
     /// The message's id, unique within its queue and increasing in send order.
     pub msg_id: i64,
@@ -27,6 +31,29 @@ pub struct Message<T = Value> {
     pub message: T,
     /// Headers sent with the message, if any.
     pub headers: Option<Value>,
+}
+
+impl<T> Message<T> {
+    /// A message as a backend read it.
+    pub fn new(
+        msg_id: i64,
+        read_ct: i32,
+        enqueued_at: DateTime<Utc>,
+        last_read_at: Option<DateTime<Utc>>,
+        vt: DateTime<Utc>,
+        message: T,
+        headers: Option<Value>,
+    ) -> Self {
+        Self {
+            msg_id,
+            read_ct,
+            enqueued_at,
+            last_read_at,
+            vt,
+            message,
+            headers,
+        }
+    }
 }
 
 impl Message<Value> {
@@ -52,6 +79,7 @@ impl Message<Value> {
 
 /// A message in a queue's archive (`pgmq.a_<name>`), with the time it was archived.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ArchivedMessage {
     /// The message as it was when archived.
     pub message: Message<Value>,
@@ -60,7 +88,11 @@ pub struct ArchivedMessage {
 }
 
 /// A snapshot of one queue's size and age, as the pgmq extension's `metrics()` reports it.
+///
+/// Fields may be added in later releases; a custom backend builds one with
+/// [`QueueMetrics::new`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct QueueMetrics {
     /// The queue's name.
     pub queue_name: String,
@@ -80,6 +112,7 @@ pub struct QueueMetrics {
 
 /// A queue as listed in `pgmq.meta`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct QueueInfo {
     /// The queue's name.
     pub queue_name: String,
@@ -90,4 +123,54 @@ pub struct QueueInfo {
     pub is_partitioned: bool,
     /// Whether the queue table is `UNLOGGED` (faster, emptied by a crash).
     pub is_unlogged: bool,
+}
+
+impl ArchivedMessage {
+    /// An archived message as a backend read it.
+    pub fn new(message: Message<Value>, archived_at: DateTime<Utc>) -> Self {
+        Self {
+            message,
+            archived_at,
+        }
+    }
+}
+
+impl QueueMetrics {
+    /// A snapshot as a backend measured it.
+    pub fn new(
+        queue_name: String,
+        queue_length: i64,
+        queue_visible_length: i64,
+        newest_msg_age_sec: Option<i32>,
+        oldest_msg_age_sec: Option<i32>,
+        total_messages: i64,
+        scrape_time: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            queue_name,
+            queue_length,
+            queue_visible_length,
+            newest_msg_age_sec,
+            oldest_msg_age_sec,
+            total_messages,
+            scrape_time,
+        }
+    }
+}
+
+impl QueueInfo {
+    /// A queue as a backend listed it.
+    pub fn new(
+        queue_name: String,
+        created_at: DateTime<Utc>,
+        is_partitioned: bool,
+        is_unlogged: bool,
+    ) -> Self {
+        Self {
+            queue_name,
+            created_at,
+            is_partitioned,
+            is_unlogged,
+        }
+    }
 }

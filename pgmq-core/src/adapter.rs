@@ -1,0 +1,146 @@
+//! What a driver adapter works with: the [`Executor`] it implements, the [`Statement`]s core
+//! hands it, and the [`Cell`]s it hands back. Applications never need this module.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::Result;
+
+/// Runs statements that core built. This is all an adapter crate implements; every
+/// [`Executor`] is a [`Queue`](crate::Queue) through a blanket implementation.
+///
+/// An implementation binds [`Statement::params`] in order, runs [`Statement::sql`] (prepared
+/// and cached per connection when [`Statement::persistent`] is set), decodes each column by
+/// the [`SqlType`] of its [`Statement::columns`] entry into a [`Cell`], and maps driver
+/// failures with [`Error::from_database`](crate::Error::from_database),
+/// [`Error::Connection`](crate::Error::Connection) or
+/// [`Error::PoolTimeout`](crate::Error::PoolTimeout). Nothing else: no SQL, no retries, no
+/// validation.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// Runs one statement and returns its rows.
+    async fn query(&self, statement: Statement) -> Result<Vec<Row>>;
+
+    /// Runs `statements` in order on one connection, all or nothing: in a new transaction, or
+    /// in a savepoint when the connection is already inside the caller's transaction.
+    /// Returns each statement's rows.
+    async fn query_atomic(&self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>>;
+
+    /// Pauses between the polls of a read with a wait. The default sleeps on the tokio
+    /// timer; the blocking bridge sleeps the thread.
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// One SQL statement built by core: its text, its bind parameters and the columns it returns.
+///
+/// Adapters bind [`params`](Self::params) in order as `$1, $2, …`, run
+/// [`sql`](Self::sql), and decode each result column by its [`SqlType`] into a [`Cell`].
+/// Every parameter placeholder in the text carries a cast, so the server can infer its type
+/// when preparing.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Statement {
+    /// The SQL text.
+    pub sql: String,
+    /// Bind parameters, `$1` first.
+    pub params: Vec<Param>,
+    /// The result columns, in order; empty for a statement whose rows are not read.
+    pub columns: &'static [Column],
+    /// Whether the driver should prepare and cache this statement on its connection.
+    /// `false` for one-off DDL.
+    pub persistent: bool,
+}
+
+/// A bind parameter.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Param {
+    /// `bigint`
+    Int8(i64),
+    /// `text`
+    Text(String),
+    /// `timestamptz`, possibly `NULL`
+    Timestamptz(Option<DateTime<Utc>>),
+    /// `jsonb`, possibly `NULL`
+    Jsonb(Option<Value>),
+    /// `jsonb[]`
+    JsonbArray(Vec<Value>),
+    /// `bigint[]`
+    Int8Array(Vec<i64>),
+}
+
+impl Param {
+    /// The Postgres type name, as core casts the placeholder (`$1::bigint`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Int8(_) => "bigint",
+            Self::Text(_) => "text",
+            Self::Timestamptz(_) => "timestamptz",
+            Self::Jsonb(_) => "jsonb",
+            Self::JsonbArray(_) => "jsonb[]",
+            Self::Int8Array(_) => "bigint[]",
+        }
+    }
+}
+
+/// The Postgres type of a result column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqlType {
+    /// `boolean`
+    Bool,
+    /// `integer`
+    Int4,
+    /// `bigint`
+    Int8,
+    /// `text`
+    Text,
+    /// `timestamptz`
+    Timestamptz,
+    /// `jsonb`
+    Jsonb,
+}
+
+/// A result column: its name (for core's decoder and for error messages) and its type (for
+/// the adapter's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name in the statement's result.
+    pub name: &'static str,
+    /// What the adapter decodes it as.
+    pub ty: SqlType,
+}
+
+impl Column {
+    pub(crate) const fn new(name: &'static str, ty: SqlType) -> Self {
+        Self { name, ty }
+    }
+}
+
+/// One decoded result value. Any column may be `NULL`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Cell {
+    /// SQL `NULL`
+    Null,
+    /// `boolean`
+    Bool(bool),
+    /// `integer`
+    Int4(i32),
+    /// `bigint`
+    Int8(i64),
+    /// `text`
+    Text(String),
+    /// `timestamptz`
+    Timestamptz(DateTime<Utc>),
+    /// `jsonb`
+    Jsonb(Value),
+}
+
+/// One result row: a cell per entry of [`Statement::columns`].
+pub type Row = Vec<Cell>;
