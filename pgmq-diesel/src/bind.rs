@@ -5,7 +5,8 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Untyped};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
-use pgmq_core::{Error, Param, Result, Statement};
+use pgmq_core::adapter::{Param, Statement};
+use pgmq_core::{Error, Result};
 use serde_json::Value;
 
 /// One of core's statements, ready for a diesel connection.

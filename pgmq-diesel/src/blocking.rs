@@ -1,9 +1,9 @@
 //! The blocking twin: every queue operation on a plain synchronous [`diesel::PgConnection`],
 //! including inside [`Connection::transaction`].
 //!
-//! [`DieselSync`] is the [`BlockingExecutor`]; core's [`BlockingQueue`] turns it into the
-//! queue API, with the same behaviour as the async [`Queue`](pgmq_core::Queue) (it runs the
-//! same code). No async runtime is involved.
+//! [`DieselSyncConnQueue`] is the queue; [`DieselSync`] is the [`BlockingExecutor`] under
+//! it, which core's [`BlockingQueue`] turns into the queue API with the same behaviour as the
+//! async [`Queue`](pgmq_core::Queue) (it runs the same code). No async runtime is involved.
 //!
 //! ```no_run
 //! use diesel::{Connection, PgConnection};
@@ -12,10 +12,10 @@
 //! # fn demo() -> Result<(), pgmq_diesel::core::BoxError> {
 //! let mut conn = PgConnection::establish("postgres://postgres@localhost/postgres")?;
 //! let orders = QueueName::new("orders")?;
-//! pgmq_diesel::blocking::queue(&mut conn).create(&orders, CreateOptions::new())?;
+//! DieselSyncConnQueue::new(&mut conn).create(&orders, CreateOptions::new())?;
 //! conn.transaction::<_, pgmq_diesel::core::BoxError, _>(|conn| {
 //!     // ... the application's own writes on `conn` ...
-//!     pgmq_diesel::blocking::queue(conn).send(&orders, &42, SendOptions::new())?;
+//!     DieselSyncConnQueue::new(conn).send(&orders, &42, SendOptions::new())?;
 //!     Ok(())
 //! })?;
 //! # Ok(())
@@ -26,8 +26,9 @@ use std::borrow::BorrowMut;
 
 use diesel::connection::TransactionManager;
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use pgmq_core::adapter::{Row, Statement};
 pub use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
-use pgmq_core::{Result, Row, Statement};
+use pgmq_core::Result;
 
 use crate::decode::AnyRow;
 use crate::{bind, decode, error};
@@ -46,8 +47,8 @@ fn run(conn: &mut PgConnection, statement: Statement) -> Result<Vec<Row>> {
 
 /// Runs statements on a synchronous diesel [`PgConnection`], owned or borrowed (`&mut`).
 ///
-/// A [`BlockingExecutor`]: wrap it in a [`BlockingQueue`] (or call [`queue`]) for the queue
-/// API. On a connection inside a transaction every operation joins it.
+/// A [`BlockingExecutor`]: [`DieselSyncConnQueue`] wraps it in a [`BlockingQueue`] for the
+/// queue API. On a connection inside a transaction every operation joins it.
 pub struct DieselSync<C> {
     conn: C,
 }
@@ -102,22 +103,59 @@ where
     }
 }
 
-/// The blocking queue on `conn`: a `PgConnection` or a `&mut PgConnection` (such as the one
-/// [`Connection::transaction`] hands its closure).
-pub fn queue<C>(conn: C) -> BlockingQueue<DieselSync<C>>
+/// The blocking queue on a synchronous diesel [`PgConnection`]: a `PgConnection` or a
+/// `&mut PgConnection` (such as the one [`Connection::transaction`] hands its closure).
+///
+/// Every blocking queue operation ([`BlockingQueue`]'s methods: `create`, `send`, `read`,
+/// `delete`, …) is called on it directly; on a connection inside a transaction every
+/// operation joins it.
+pub struct DieselSyncConnQueue<C = PgConnection>(BlockingQueue<DieselSync<C>>);
+
+impl<C> DieselSyncConnQueue<C>
 where
     C: BorrowMut<PgConnection> + Send,
 {
-    BlockingQueue::new(DieselSync::new(conn))
+    /// A queue on `conn`.
+    pub fn new(conn: C) -> Self {
+        Self(BlockingQueue::new(DieselSync::new(conn)))
+    }
+
+    /// Gives the connection back.
+    pub fn into_inner(self) -> C {
+        self.0.into_inner().into_inner()
+    }
 }
 
-/// Opens a connection to `url` (`postgres://user:password@host:port/database`) and returns
-/// the blocking queue on it.
-///
-/// # Errors
-/// [`Error::Connection`](pgmq_core::Error::Connection) if Postgres cannot be reached.
-pub fn connect(url: &str) -> Result<BlockingQueue<DieselSync<PgConnection>>> {
-    PgConnection::establish(url)
-        .map(queue)
-        .map_err(error::connection)
+impl DieselSyncConnQueue<PgConnection> {
+    /// Opens a connection to `url` (`postgres://user:password@host:port/database`) and
+    /// returns the queue on it.
+    ///
+    /// # Errors
+    /// [`Error::Connection`](pgmq_core::Error::Connection) if Postgres cannot be reached.
+    pub fn connect(url: &str) -> Result<Self> {
+        PgConnection::establish(url)
+            .map(Self::new)
+            .map_err(error::connection)
+    }
+}
+
+impl<C> std::ops::Deref for DieselSyncConnQueue<C> {
+    type Target = BlockingQueue<DieselSync<C>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<C> From<DieselSyncConnQueue<C>> for BlockingQueue<DieselSync<C>> {
+    fn from(queue: DieselSyncConnQueue<C>) -> Self {
+        queue.0
+    }
+}
+
+impl<C> std::fmt::Debug for DieselSyncConnQueue<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselSyncConnQueue")
+            .finish_non_exhaustive()
+    }
 }

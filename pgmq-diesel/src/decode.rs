@@ -5,7 +5,8 @@ use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::pg::{Pg, PgValue};
 use diesel::row::{Field, NamedRow};
 use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Text, Timestamptz};
-use pgmq_core::{Cell, Error, Result, Row, SqlType};
+use pgmq_core::adapter::{Cell, Column, Row, SqlType};
+use pgmq_core::{Error, Result};
 
 /// Type OIDs of the column types core's statements return.
 mod oid {
@@ -69,7 +70,7 @@ fn fits(ty: SqlType, cell: &Cell) -> Result<bool> {
 }
 
 /// Checks every row against the statement's column types and hands back its cells.
-pub(crate) fn rows(rows: Vec<AnyRow>, columns: &[SqlType]) -> Result<Vec<Row>> {
+pub(crate) fn rows(rows: Vec<AnyRow>, columns: &[Column]) -> Result<Vec<Row>> {
     rows.into_iter()
         .map(|AnyRow(cells)| {
             if cells.len() != columns.len() {
@@ -78,10 +79,13 @@ pub(crate) fn rows(rows: Vec<AnyRow>, columns: &[SqlType]) -> Result<Vec<Row>> {
                     source: None,
                 });
             }
-            for (i, (ty, cell)) in columns.iter().zip(&cells).enumerate() {
-                if !fits(*ty, cell)? {
+            for (column, cell) in columns.iter().zip(&cells) {
+                if !fits(column.ty, cell)? {
                     return Err(Error::Decode {
-                        reason: format!("column {i}: expected {ty:?}, got {cell:?}"),
+                        reason: format!(
+                            "column {}: expected {:?}, got {cell:?}",
+                            column.name, column.ty
+                        ),
                         source: None,
                     });
                 }

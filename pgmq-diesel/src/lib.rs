@@ -6,6 +6,7 @@ mod decode;
 mod error;
 mod queue;
 
+pub use blocking::DieselSyncConnQueue;
 pub use queue::{DieselConnQueue, DieselQueue};
 
 /// The core crate, re-exported: the `Queue` trait, options, types and errors.
@@ -14,7 +15,6 @@ pub use pgmq_core::{Error, Result};
 
 /// Everything most programs need: `use pgmq_diesel::prelude::*;`.
 pub mod prelude {
-    pub use crate::blocking::{BlockingQueue, DieselSync};
-    pub use crate::{DieselConnQueue, DieselQueue};
+    pub use crate::{DieselConnQueue, DieselQueue, DieselSyncConnQueue};
     pub use pgmq_core::prelude::*;
 }

@@ -7,7 +7,8 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use pgmq_core::{Error, Executor, Result, Row, Statement};
+use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::{Error, Result};
 use tokio::sync::Mutex;
 
 use crate::decode::AnyRow;

@@ -2,30 +2,26 @@
 //! per case, driven through `spawn_blocking`, and transactions opened on a connection of their
 //! own.
 
-use std::sync::{Arc, Mutex};
-
 use async_trait::async_trait;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::{Connection, PgConnection};
-use pgmq_conformance::{SpawnBlocking, TransactionQueue, TransactionalBackend};
-use pgmq_core::blocking::BlockingExecutor;
-use pgmq_core::{Error, Queue, Row, Statement};
-use pgmq_diesel::blocking::{self, BlockingQueue, DieselSync};
+use pgmq_conformance::{SpawnBlocking, TransactionalBackend, TxBody, TxEnd};
+use pgmq_core::{Error, Queue};
+use pgmq_diesel::blocking::DieselSync;
+use pgmq_diesel::DieselSyncConnQueue;
 
-async fn establish(url: String) -> pgmq_core::Result<PgConnection> {
-    tokio::task::spawn_blocking(move || PgConnection::establish(&url))
-        .await
-        .map_err(driver)?
-        .map_err(driver)
+/// Runs `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> pgmq_core::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(driver)
 }
 
-/// Connects through the crate's own `blocking::connect`, so connection failures are mapped
-/// by the adapter.
+/// Connects through the crate's own `DieselSyncConnQueue::connect`, so connection failures
+/// are mapped by the adapter.
 async fn queue(url: String) -> pgmq_core::Result<SpawnBlocking<DieselSync<PgConnection>>> {
-    let queue = tokio::task::spawn_blocking(move || blocking::connect(&url))
-        .await
-        .map_err(driver)??;
-    Ok(SpawnBlocking::new(queue))
+    let queue = blocking(move || DieselSyncConnQueue::connect(&url)).await??;
+    Ok(SpawnBlocking::new(queue.into()))
 }
 
 struct Backend {
@@ -40,76 +36,33 @@ async fn transactional(url: String) -> pgmq_core::Result<Backend> {
     })
 }
 
-/// A connection the test keeps a handle on, to commit or roll back after the queue used it.
-/// Each statement runs through the crate's own [`DieselSync`] on the borrowed connection.
-#[derive(Clone)]
-struct Shared(Arc<Mutex<PgConnection>>);
-
-impl Shared {
-    fn with<T>(&self, f: impl FnOnce(&mut PgConnection) -> T) -> T {
-        f(&mut self.0.lock().expect("connection lock"))
-    }
-}
-
-impl BlockingExecutor for Shared {
-    fn query(&mut self, statement: Statement) -> pgmq_core::Result<Vec<Row>> {
-        self.with(|conn| DieselSync::new(conn).query(statement))
-    }
-
-    fn query_atomic(&mut self, statements: Vec<Statement>) -> pgmq_core::Result<Vec<Vec<Row>>> {
-        self.with(|conn| DieselSync::new(conn).query_atomic(statements))
-    }
-}
-
-struct Tx {
-    queue: SpawnBlocking<Shared>,
-    conn: Shared,
-}
-
-impl Tx {
-    async fn finish(
-        self,
-        end: fn(&mut PgConnection) -> diesel::QueryResult<()>,
-    ) -> pgmq_core::Result<()> {
-        let conn = self.conn;
-        tokio::task::spawn_blocking(move || conn.with(end))
-            .await
-            .map_err(driver)?
-            .map_err(driver)
-    }
-}
-
 #[async_trait]
 impl TransactionalBackend for Backend {
     fn queue(&self) -> &dyn Queue {
         &self.queue
     }
 
-    async fn begin(&self) -> pgmq_core::Result<Box<dyn TransactionQueue + '_>> {
-        let mut conn = establish(self.url.clone()).await?;
-        AnsiTransactionManager::begin_transaction(&mut conn).map_err(driver)?;
-        let conn = Shared(Arc::new(Mutex::new(conn)));
-        Ok(Box::new(Tx {
-            queue: SpawnBlocking::new(BlockingQueue::new(conn.clone())),
-            conn,
-        }))
-    }
-}
-
-#[async_trait]
-impl TransactionQueue for Tx {
-    fn queue(&self) -> &dyn Queue {
-        &self.queue
-    }
-
-    async fn commit(self: Box<Self>) -> pgmq_core::Result<()> {
-        self.finish(AnsiTransactionManager::commit_transaction)
-            .await
-    }
-
-    async fn rollback(self: Box<Self>) -> pgmq_core::Result<()> {
-        self.finish(AnsiTransactionManager::rollback_transaction)
-            .await
+    async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
+        let url = self.url.clone();
+        let conn = blocking(move || {
+            let mut conn = PgConnection::establish(&url).map_err(driver)?;
+            AnsiTransactionManager::begin_transaction(&mut conn).map_err(driver)?;
+            Ok::<_, Error>(conn)
+        })
+        .await??;
+        let queue = SpawnBlocking::new(DieselSyncConnQueue::new(conn).into());
+        let end = body(&queue, &self.queue).await;
+        let mut conn = queue
+            .into_inner()
+            .ok_or_else(|| driver(std::fmt::Error))?
+            .into_inner()
+            .into_inner();
+        blocking(move || match end {
+            TxEnd::Commit => AnsiTransactionManager::commit_transaction(&mut conn),
+            TxEnd::Rollback => AnsiTransactionManager::rollback_transaction(&mut conn),
+        })
+        .await?
+        .map_err(driver)
     }
 }
 
@@ -119,5 +72,6 @@ fn driver(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 
 pgmq_conformance::conformance_tests! {
     queue: queue,
+    pool: unsupported("the blocking twin runs on one connection of its own, not a pool"),
     transactions: transactional,
 }

@@ -1,15 +1,29 @@
-//! The shared conformance suite on diesel-async: a deadpool pool, and transactions opened on
-//! pooled connections.
+//! The shared conformance suite on diesel-async: a deadpool pool, a pool of one connection,
+//! and transactions opened on pooled connections.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use diesel_async::pooled_connection::deadpool::Object;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
-use pgmq_conformance::{TransactionQueue, TransactionalBackend};
+use pgmq_conformance::{TransactionalBackend, TxBody, TxEnd};
 use pgmq_core::{Error, Queue};
 use pgmq_diesel::{DieselConnQueue, DieselQueue};
 
 async fn pool(url: String) -> pgmq_core::Result<DieselQueue> {
     DieselQueue::connect(&url).await
+}
+
+async fn small_pool(url: String, wait: Duration) -> pgmq_core::Result<DieselQueue> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    let pool = Pool::builder(manager)
+        .max_size(1)
+        .wait_timeout(Some(wait))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(driver)?;
+    Ok(DieselQueue::new(pool))
 }
 
 struct Backend(DieselQueue);
@@ -18,41 +32,25 @@ async fn transactional(url: String) -> pgmq_core::Result<Backend> {
     Ok(Backend(pool(url).await?))
 }
 
-struct Tx(DieselConnQueue<Object<AsyncPgConnection>>);
-
 #[async_trait]
 impl TransactionalBackend for Backend {
     fn queue(&self) -> &dyn Queue {
         &self.0
     }
 
-    async fn begin(&self) -> pgmq_core::Result<Box<dyn TransactionQueue + '_>> {
+    async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
         let mut conn = self.0.pool().get().await.map_err(driver)?;
         AnsiTransactionManager::begin_transaction(&mut *conn)
             .await
             .map_err(driver)?;
-        Ok(Box::new(Tx(DieselConnQueue::new(conn))))
-    }
-}
-
-#[async_trait]
-impl TransactionQueue for Tx {
-    fn queue(&self) -> &dyn Queue {
-        &self.0
-    }
-
-    async fn commit(self: Box<Self>) -> pgmq_core::Result<()> {
-        let mut conn = self.0.into_inner();
-        AnsiTransactionManager::commit_transaction(&mut *conn)
-            .await
-            .map_err(driver)
-    }
-
-    async fn rollback(self: Box<Self>) -> pgmq_core::Result<()> {
-        let mut conn = self.0.into_inner();
-        AnsiTransactionManager::rollback_transaction(&mut *conn)
-            .await
-            .map_err(driver)
+        let queue = DieselConnQueue::new(conn);
+        let end = body(&queue, &self.0).await;
+        let mut conn = queue.into_inner();
+        match end {
+            TxEnd::Commit => AnsiTransactionManager::commit_transaction(&mut *conn).await,
+            TxEnd::Rollback => AnsiTransactionManager::rollback_transaction(&mut *conn).await,
+        }
+        .map_err(driver)
     }
 }
 
@@ -62,5 +60,6 @@ fn driver(e: impl std::error::Error + Send + Sync + 'static) -> Error {
 
 pgmq_conformance::conformance_tests! {
     queue: pool,
+    pool: small_pool,
     transactions: transactional,
 }

@@ -1,17 +1,15 @@
 //! What only diesel has: the queue inside `AsyncConnection::transaction` and
-//! `Connection::transaction`, the driver's failures mapped onto core's variants, and the
-//! statement cache.
+//! `Connection::transaction`, a terminated connection on both sides, and the statement cache.
+//! (The failures every backend shares are conformance cases.)
 
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, PgConnection, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl as _};
 use pgmq_conformance::fresh_queue as fresh;
 use pgmq_conformance::{harness, unique_queue_name};
-use pgmq_core::{BoxError, DbErrorKind, Error, QueueName};
-use pgmq_diesel::blocking;
+use pgmq_core::{BoxError, Error, QueueName};
 use pgmq_diesel::prelude::*;
 use serde_json::json;
 
@@ -99,7 +97,7 @@ async fn blocking_send_inside_a_rolled_back_transaction_disappears() {
     let sent = name.clone();
     let result = tokio::task::spawn_blocking(move || {
         connect_sync().transaction::<(), BoxError, _>(|conn| {
-            blocking::queue(conn).send(&sent, &json!("ghost"), SendOptions::new())?;
+            DieselSyncConnQueue::new(conn).send(&sent, &json!("ghost"), SendOptions::new())?;
             Err(RolledBack.into())
         })
     })
@@ -117,7 +115,7 @@ async fn blocking_send_inside_a_committed_transaction_appears() {
     let sent = name.clone();
     let id = tokio::task::spawn_blocking(move || {
         connect_sync().transaction::<i64, BoxError, _>(|conn| {
-            let q = blocking::queue(conn);
+            let q = DieselSyncConnQueue::new(conn);
             let id = q.send(&sent, &json!("real"), SendOptions::new())?;
             q.send_batch(&sent, &[1, 2], SendOptions::new())?;
             Ok(id)
@@ -132,79 +130,6 @@ async fn blocking_send_inside_a_committed_transaction_appears() {
         .expect("read");
     assert_eq!(got.len(), 3);
     assert_eq!(got[0].msg_id, id);
-    queue.drop_queue(&name).await.expect("drop");
-}
-
-const CLOSED_PORT: &str = "postgres://postgres@127.0.0.1:1/postgres";
-
-#[tokio::test]
-async fn connecting_to_a_closed_port_is_a_connection_error() {
-    let err = DieselQueue::connect(CLOSED_PORT)
-        .await
-        .expect_err("nothing listens on port 1");
-    assert!(matches!(err, Error::Connection { .. }), "got {err:?}");
-
-    let err = blocking::connect(CLOSED_PORT).expect_err("nothing listens on port 1");
-    assert!(matches!(err, Error::Connection { .. }), "got {err:?}");
-}
-
-fn assert_canceled<T: std::fmt::Debug>(result: pgmq_core::Result<T>) {
-    match result {
-        Err(Error::Database {
-            kind: DbErrorKind::QueryCanceled,
-            code,
-            ..
-        }) => assert_eq!(code, "57014"),
-        other => panic!("expected QueryCanceled, got {other:?}"),
-    }
-}
-
-/// Holds an exclusive lock on `name`'s table until dropped (rolled back with the connection).
-fn lock_table(name: &QueueName) -> PgConnection {
-    let mut conn = connect_sync();
-    AnsiTransactionManager::begin_transaction(&mut conn).expect("begin");
-    diesel::RunQueryDsl::execute(
-        diesel::sql_query(format!(
-            "LOCK TABLE pgmq.\"q_{name}\" IN ACCESS EXCLUSIVE MODE"
-        )),
-        &mut conn,
-    )
-    .expect("lock");
-    conn
-}
-
-#[tokio::test]
-async fn a_statement_cancelled_by_statement_timeout_is_query_canceled() {
-    let queue = DieselQueue::connect(&url()).await.expect("connect");
-    let name = fresh(&queue, "dsl_cancel").await;
-    let lock_name = name.clone();
-    let locker = tokio::task::spawn_blocking(move || lock_table(&lock_name))
-        .await
-        .expect("join");
-
-    let mut conn = connect().await;
-    diesel::sql_query("SET statement_timeout = 100")
-        .execute(&mut conn)
-        .await
-        .expect("set");
-    assert_canceled(
-        DieselConnQueue::new(&mut conn)
-            .read_json(&name, ReadOptions::new())
-            .await,
-    );
-
-    let sync_name = name.clone();
-    let sync = tokio::task::spawn_blocking(move || {
-        let mut conn = connect_sync();
-        diesel::RunQueryDsl::execute(diesel::sql_query("SET statement_timeout = 100"), &mut conn)
-            .expect("set");
-        blocking::queue(conn).read::<serde_json::Value>(&sync_name, ReadOptions::new())
-    })
-    .await
-    .expect("join");
-    assert_canceled(sync);
-
-    drop(locker);
     queue.drop_queue(&name).await.expect("drop");
 }
 
@@ -260,7 +185,7 @@ async fn a_terminated_connection_is_a_connection_error() {
         .expect("pid");
         terminate(pid);
         std::thread::sleep(Duration::from_millis(100));
-        blocking::queue(conn).read::<serde_json::Value>(&sync_name, ReadOptions::new())
+        DieselSyncConnQueue::new(conn).read::<serde_json::Value>(&sync_name, ReadOptions::new())
     })
     .await
     .expect("join");
@@ -319,7 +244,7 @@ async fn persistent_statements_are_prepared_once_per_connection() {
     let sync_name = name.clone();
     let prepared = tokio::task::spawn_blocking(move || {
         let mut conn = connect_sync();
-        let q = blocking::queue(&mut conn);
+        let q = DieselSyncConnQueue::new(&mut conn);
         for i in 0..3 {
             q.send(&sync_name, &i, SendOptions::new()).expect("send");
         }
@@ -332,29 +257,6 @@ async fn persistent_statements_are_prepared_once_per_connection() {
     .await
     .expect("join");
     assert_cached_once(&prepared);
-}
-
-#[tokio::test]
-async fn a_pool_with_no_free_connection_in_time_is_a_pool_timeout() {
-    use diesel_async::pooled_connection::deadpool::Pool;
-    use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url());
-    let pool = Pool::builder(manager)
-        .max_size(1)
-        .wait_timeout(Some(Duration::from_millis(100)))
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .expect("pool");
-    let queue = DieselQueue::new(pool);
-    let held = queue.pool().get().await.expect("the only connection");
-    let err = queue
-        .list_queues()
-        .await
-        .expect_err("no connection is free");
-    assert!(matches!(err, Error::PoolTimeout { .. }), "got {err:?}");
-    drop(held);
-    queue.list_queues().await.expect("free again");
 }
 
 #[tokio::test]
@@ -386,7 +288,7 @@ async fn blocking_drop_queue_inside_a_rolled_back_transaction_keeps_the_queue() 
     let dropped = name.clone();
     let result = tokio::task::spawn_blocking(move || {
         connect_sync().transaction::<(), BoxError, _>(|conn| {
-            let q = blocking::queue(conn);
+            let q = DieselSyncConnQueue::new(conn);
             assert!(q.drop_queue(&dropped)?, "the queue existed");
             assert!(!q.drop_queue(&dropped)?, "gone inside the transaction");
             Err(RolledBack.into())

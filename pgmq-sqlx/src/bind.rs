@@ -1,6 +1,7 @@
 //! Core's parameters onto an sqlx query.
 
-use pgmq_core::{Error, Param, Result, Statement};
+use pgmq_core::adapter::{Param, Statement};
+use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 use sqlx::AssertSqlSafe;

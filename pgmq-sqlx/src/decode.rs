@@ -1,7 +1,8 @@
 //! sqlx rows into core's cells.
 
 use chrono::{DateTime, Utc};
-use pgmq_core::{Cell, Error, Result, Row, SqlType};
+use pgmq_core::adapter::{Cell, Column, Row, SqlType};
+use pgmq_core::{Error, Result};
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
 
@@ -34,13 +35,13 @@ fn cell(row: &PgRow, i: usize, ty: SqlType) -> Result<Cell> {
 }
 
 /// Decodes every row by the statement's column types.
-pub(crate) fn rows(rows: Vec<PgRow>, columns: &[SqlType]) -> Result<Vec<Row>> {
+pub(crate) fn rows(rows: Vec<PgRow>, columns: &[Column]) -> Result<Vec<Row>> {
     rows.iter()
         .map(|row| {
             columns
                 .iter()
                 .enumerate()
-                .map(|(i, ty)| cell(row, i, *ty))
+                .map(|(i, column)| cell(row, i, column.ty))
                 .collect()
         })
         .collect()

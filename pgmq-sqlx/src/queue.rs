@@ -3,7 +3,8 @@
 use std::ops::DerefMut;
 
 use async_trait::async_trait;
-use pgmq_core::{Error, Executor, Result, Row, Statement};
+use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
 use tokio::sync::Mutex;

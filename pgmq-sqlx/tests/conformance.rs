@@ -1,13 +1,25 @@
-//! The shared conformance suite on sqlx: a pool, and transactions opened on it.
+//! The shared conformance suite on sqlx: a pool, a pool of one connection, and transactions
+//! opened on the pool.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use pgmq_conformance::{TransactionQueue, TransactionalBackend};
+use pgmq_conformance::{TransactionalBackend, TxBody, TxEnd};
 use pgmq_core::{Error, Queue};
 use pgmq_sqlx::{SqlxConnQueue, SqlxQueue};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::postgres::PgPoolOptions;
 
 async fn pool(url: String) -> pgmq_core::Result<SqlxQueue> {
     SqlxQueue::connect(&url).await
+}
+
+async fn small_pool(url: String, wait: Duration) -> pgmq_core::Result<SqlxQueue> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(wait)
+        .connect_lazy(&url)
+        .map_err(driver)?;
+    Ok(SqlxQueue::new(pool))
 }
 
 struct Backend(SqlxQueue);
@@ -16,32 +28,22 @@ async fn transactional(url: String) -> pgmq_core::Result<Backend> {
     Ok(Backend(pool(url).await?))
 }
 
-struct Tx(SqlxConnQueue<Transaction<'static, Postgres>>);
-
 #[async_trait]
 impl TransactionalBackend for Backend {
     fn queue(&self) -> &dyn Queue {
         &self.0
     }
 
-    async fn begin(&self) -> pgmq_core::Result<Box<dyn TransactionQueue + '_>> {
-        let tx = PgPool::begin(self.0.pool()).await.map_err(driver)?;
-        Ok(Box::new(Tx(SqlxConnQueue::new(tx))))
-    }
-}
-
-#[async_trait]
-impl TransactionQueue for Tx {
-    fn queue(&self) -> &dyn Queue {
-        &self.0
-    }
-
-    async fn commit(self: Box<Self>) -> pgmq_core::Result<()> {
-        self.0.into_inner().commit().await.map_err(driver)
-    }
-
-    async fn rollback(self: Box<Self>) -> pgmq_core::Result<()> {
-        self.0.into_inner().rollback().await.map_err(driver)
+    async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
+        let tx = self.0.pool().begin().await.map_err(driver)?;
+        let queue = SqlxConnQueue::new(tx);
+        let end = body(&queue, &self.0).await;
+        let tx = queue.into_inner();
+        match end {
+            TxEnd::Commit => tx.commit().await,
+            TxEnd::Rollback => tx.rollback().await,
+        }
+        .map_err(driver)
     }
 }
 
@@ -51,5 +53,6 @@ fn driver(e: sqlx::Error) -> Error {
 
 pgmq_conformance::conformance_tests! {
     queue: pool,
+    pool: small_pool,
     transactions: transactional,
 }

@@ -1,5 +1,6 @@
-//! sqlx-specific extras: a queue on a borrowed connection and a borrowed transaction, and the
-//! pool failures that only a pool can have.
+//! sqlx-specific extras: a queue on a borrowed connection and a borrowed transaction, a lazy
+//! pool on an unreachable server, and a connection the server terminated. (The failures every
+//! backend shares are conformance cases.)
 
 use std::time::Duration;
 
@@ -63,27 +64,6 @@ async fn a_borrowed_transaction_commits_or_rolls_back_the_queue_with_it() {
         .expect("read");
     assert_eq!(got[0].msg_id, id);
     pool.drop_queue(&name).await.expect("drop");
-}
-
-#[tokio::test]
-async fn an_exhausted_pool_is_a_pool_timeout() {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_millis(200))
-        .connect(&url())
-        .await
-        .expect("pool");
-    let held = pool.acquire().await.expect("hold the only connection");
-    let queue = SqlxQueue::new(pool.clone());
-    match queue.list_queues().await {
-        Err(Error::PoolTimeout { .. }) => {}
-        other => panic!("expected PoolTimeout, got {other:?}"),
-    }
-    drop(held);
-    queue
-        .list_queues()
-        .await
-        .expect("works once the connection is back");
 }
 
 #[tokio::test]

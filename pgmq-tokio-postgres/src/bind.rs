@@ -1,6 +1,7 @@
 //! Core's parameters as tokio-postgres values.
 
-use pgmq_core::{Error, Param, Result};
+use pgmq_core::adapter::Param;
+use pgmq_core::{Error, Result};
 use tokio_postgres::types::{ToSql, Type};
 
 /// A value ready to bind, with the Postgres type it is sent as.

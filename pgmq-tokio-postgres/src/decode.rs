@@ -1,7 +1,8 @@
 //! tokio-postgres rows into core's cells.
 
 use chrono::{DateTime, Utc};
-use pgmq_core::{Cell, Error, Result, Row, SqlType};
+use pgmq_core::adapter::{Cell, Column, Row, SqlType};
+use pgmq_core::{Error, Result};
 use tokio_postgres::types::FromSql;
 
 /// Decodes column `i` of `row` as `ty`.
@@ -32,13 +33,13 @@ fn cell(row: &tokio_postgres::Row, i: usize, ty: SqlType) -> Result<Cell> {
 }
 
 /// Decodes every row by the statement's column types.
-pub(crate) fn rows(rows: &[tokio_postgres::Row], columns: &[SqlType]) -> Result<Vec<Row>> {
+pub(crate) fn rows(rows: &[tokio_postgres::Row], columns: &[Column]) -> Result<Vec<Row>> {
     rows.iter()
         .map(|row| {
             columns
                 .iter()
                 .enumerate()
-                .map(|(i, ty)| cell(row, i, *ty))
+                .map(|(i, column)| cell(row, i, column.ty))
                 .collect()
         })
         .collect()

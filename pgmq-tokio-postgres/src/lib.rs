@@ -5,7 +5,7 @@ mod decode;
 mod error;
 mod queue;
 
-pub use queue::{AsClient, PgClientQueue, TokioPostgresQueue};
+pub use queue::{AsClient, TokioPostgresConnQueue, TokioPostgresQueue};
 
 /// The core crate, re-exported: the `Queue` trait, options, types and errors.
 pub use pgmq_core as core;
@@ -17,6 +17,6 @@ pub use tokio_postgres;
 
 /// Everything most programs need: `use pgmq_tokio_postgres::prelude::*;`.
 pub mod prelude {
-    pub use crate::{PgClientQueue, TokioPostgresQueue};
+    pub use crate::{TokioPostgresConnQueue, TokioPostgresQueue};
     pub use pgmq_core::prelude::*;
 }

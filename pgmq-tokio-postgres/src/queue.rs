@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Object, Pool, Runtime, StatementCache};
-use pgmq_core::{Executor, Result, Row, Statement};
+use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::Result;
 use tokio::sync::Mutex;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, NoTls, Transaction};
@@ -24,7 +25,7 @@ type Statements = HashMap<String, tokio_postgres::Statement>;
 enum Prepared<'a> {
     /// deadpool's cache, which lives as long as the pooled connection.
     Pool(&'a StatementCache),
-    /// A [`PgClientQueue`]'s own cache, which lives as long as the queue.
+    /// A [`TokioPostgresConnQueue`]'s own cache, which lives as long as the queue.
     Own(&'a mut Statements),
 }
 
@@ -172,7 +173,7 @@ impl Executor for TokioPostgresQueue {
     }
 }
 
-/// A connection a [`PgClientQueue`] runs on: a tokio-postgres [`Client`] or [`Transaction`],
+/// A connection a [`TokioPostgresConnQueue`] runs on: a tokio-postgres [`Client`] or [`Transaction`],
 /// or a deadpool [`Object`] or [`deadpool_postgres::Transaction`], owned or as `&mut`.
 pub trait AsClient: Send {
     /// The tokio-postgres client or transaction that statements run on.
@@ -182,7 +183,7 @@ pub trait AsClient: Send {
     fn as_client(&mut self) -> &mut Self::Client;
 
     /// The connection's own statement cache, when it has one (deadpool's, which outlives
-    /// any queue). Without one, each [`PgClientQueue`] keeps a cache of its own.
+    /// any queue). Without one, each [`TokioPostgresConnQueue`] keeps a cache of its own.
     fn statement_cache(&self) -> Option<Arc<StatementCache>> {
         None
     }
@@ -245,7 +246,7 @@ impl<C: AsClient + ?Sized> AsClient for &mut C {
 ///
 /// On a transaction, every operation joins it: a message sent here appears only if the
 /// transaction commits, and an acknowledgement made here is undone by a rollback. Operations
-/// on one `PgClientQueue` run one at a time. Statements are prepared once: in deadpool's
+/// on one `TokioPostgresConnQueue` run one at a time. Statements are prepared once: in deadpool's
 /// cache for a deadpool connection, otherwise in this queue's own cache, kept until the
 /// queue is dropped.
 ///
@@ -257,7 +258,7 @@ impl<C: AsClient + ?Sized> AsClient for &mut C {
 /// let mut client = queue.pool().get().await?;
 /// let mut tx = client.transaction().await?;
 /// // ... the application's own writes on `tx` ...
-/// PgClientQueue::new(&mut tx)
+/// TokioPostgresConnQueue::new(&mut tx)
 ///     .send(&orders, &serde_json::json!({"order": 42}), SendOptions::new())
 ///     .await?;
 /// tx.commit().await?;
@@ -265,7 +266,7 @@ impl<C: AsClient + ?Sized> AsClient for &mut C {
 /// # }
 /// ```
 #[derive(Debug)]
-pub struct PgClientQueue<C> {
+pub struct TokioPostgresConnQueue<C> {
     state: Mutex<ClientState<C>>,
 }
 
@@ -289,7 +290,7 @@ impl<C: AsClient> ClientState<C> {
     }
 }
 
-impl<C: AsClient> PgClientQueue<C> {
+impl<C: AsClient> TokioPostgresConnQueue<C> {
     /// A queue on `conn`.
     pub fn new(conn: C) -> Self {
         Self {
@@ -308,7 +309,7 @@ impl<C: AsClient> PgClientQueue<C> {
 }
 
 #[async_trait]
-impl<C: AsClient> Executor for PgClientQueue<C> {
+impl<C: AsClient> Executor for TokioPostgresConnQueue<C> {
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
         self.state.lock().await.query(statement).await
     }
@@ -329,7 +330,7 @@ mod tests {
         let url = pgmq_conformance::harness::database_url().expect("a Postgres to test against");
         let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
         tokio::spawn(connection);
-        let queue = PgClientQueue::new(client);
+        let queue = TokioPostgresConnQueue::new(client);
         let name = pgmq_conformance::unique_queue_name("tp_own_cache");
         queue
             .create(&name, CreateOptions::new())

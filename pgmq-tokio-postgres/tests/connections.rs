@@ -1,12 +1,12 @@
 //! What the conformance suite does not cover: the queue on a plain `Client`, on borrowed and
-//! deadpool transactions, statement preparation, and how driver and pool failures are
-//! classified.
+//! deadpool transactions, statement preparation, an unchecked pool, a bad URL and a
+//! terminated connection. (The failures every backend shares are conformance cases.)
 
 use std::time::Duration;
 
 use pgmq_conformance::fresh_queue as fresh;
 use pgmq_conformance::unique_queue_name;
-use pgmq_core::{DbErrorKind, Error, QueueName};
+use pgmq_core::{Error, QueueName};
 use pgmq_tokio_postgres::deadpool_postgres::{Manager, Pool, Runtime};
 use pgmq_tokio_postgres::prelude::*;
 use pgmq_tokio_postgres::tokio_postgres::{self, Client, NoTls, SimpleQueryMessage};
@@ -57,7 +57,7 @@ async fn scalar(client: &Client, sql: &str) -> String {
 
 #[tokio::test]
 async fn queue_on_a_plain_client_runs_every_operation() {
-    let queue = PgClientQueue::new(client().await);
+    let queue = TokioPostgresConnQueue::new(client().await);
     let name = fresh(&queue, "tp_client").await;
     let first = queue
         .send(&name, &json!({"n": 1}), SendOptions::new())
@@ -104,7 +104,7 @@ async fn queue_on_a_borrowed_transaction_rolls_back_and_commits() {
     let mut client = client().await;
 
     let mut tx = client.transaction().await.expect("begin");
-    PgClientQueue::new(&mut tx)
+    TokioPostgresConnQueue::new(&mut tx)
         .send(&name, &json!("ghost"), SendOptions::new())
         .await
         .expect("send in tx");
@@ -117,7 +117,7 @@ async fn queue_on_a_borrowed_transaction_rolls_back_and_commits() {
     );
 
     let mut tx = client.transaction().await.expect("begin");
-    let in_tx = PgClientQueue::new(&mut tx);
+    let in_tx = TokioPostgresConnQueue::new(&mut tx);
     let id = in_tx
         .send(&name, &json!("real"), SendOptions::new())
         .await
@@ -144,7 +144,7 @@ async fn queue_on_a_deadpool_connection_and_transaction() {
     let mut conn = outside.pool().get().await.expect("pooled connection");
 
     let tx = conn.transaction().await.expect("begin");
-    let in_tx = PgClientQueue::new(tx);
+    let in_tx = TokioPostgresConnQueue::new(tx);
     in_tx
         .send(&name, &json!(1), SendOptions::new())
         .await
@@ -152,14 +152,14 @@ async fn queue_on_a_deadpool_connection_and_transaction() {
     in_tx.into_inner().rollback().await.expect("rollback");
 
     let tx = conn.transaction().await.expect("begin");
-    let in_tx = PgClientQueue::new(tx);
+    let in_tx = TokioPostgresConnQueue::new(tx);
     in_tx
         .send(&name, &json!(2), SendOptions::new())
         .await
         .expect("send in tx");
     in_tx.into_inner().commit().await.expect("commit");
 
-    let on_conn = PgClientQueue::new(conn);
+    let on_conn = TokioPostgresConnQueue::new(conn);
     let read = on_conn
         .read_json(&name, ReadOptions::new().qty(10))
         .await
@@ -200,13 +200,8 @@ async fn statements_are_prepared_once_per_pooled_connection_and_ddl_never() {
 }
 
 #[tokio::test]
-async fn unreachable_postgres_is_a_connection_error() {
+async fn an_unchecked_pool_or_a_bad_url_is_a_connection_error() {
     let closed = "postgres://postgres@127.0.0.1:1/postgres";
-    let err = TokioPostgresQueue::connect(closed)
-        .await
-        .expect_err("nothing listens on port 1");
-    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
-
     // A pool built without checking: the failure shows on first use.
     let pool = Pool::builder(Manager::new(closed.parse().expect("URL"), NoTls))
         .build()
@@ -224,70 +219,10 @@ async fn unreachable_postgres_is_a_connection_error() {
 }
 
 #[tokio::test]
-async fn an_exhausted_pool_is_a_pool_timeout() {
-    let pool = single_connection_pool(Duration::from_millis(100));
-    let queue = TokioPostgresQueue::new(pool.clone());
-    let _held = pool.get().await.expect("the only connection");
-    let err = queue.list_queues().await.expect_err("no free connection");
-    assert!(matches!(err, Error::PoolTimeout { .. }), "{err:?}");
-    assert!(err.is_retryable());
-}
-
-#[tokio::test]
-async fn a_statement_timeout_is_query_canceled_and_rolls_back_the_atomic_operation() {
-    let outside = outside().await;
-    let name = fresh(&outside, "tp_timeout").await;
-    let impatient = client().await;
-    impatient
-        .batch_execute("SET statement_timeout = 300")
-        .await
-        .expect("set statement_timeout");
-    let queue = PgClientQueue::new(impatient);
-
-    let mut locker = client().await;
-    let lock = locker.transaction().await.expect("begin");
-    lock.batch_execute(&format!(
-        "LOCK TABLE pgmq.\"q_{name}\" IN ACCESS EXCLUSIVE MODE"
-    ))
-    .await
-    .expect("lock the queue table");
-
-    let err = queue
-        .read_json(&name, ReadOptions::new())
-        .await
-        .expect_err("the table is locked");
-    assert!(
-        matches!(
-            &err,
-            Error::Database { kind: DbErrorKind::QueryCanceled, code, .. } if code == "57014"
-        ),
-        "{err:?}"
-    );
-    let err = queue
-        .drop_queue(&name)
-        .await
-        .expect_err("the table is locked");
-    assert!(
-        matches!(
-            err,
-            Error::Database {
-                kind: DbErrorKind::QueryCanceled,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-
-    lock.rollback().await.expect("release the lock");
-    // The cancelled drop rolled back, and the statements it prepared are still usable.
-    assert!(queue.drop_queue(&name).await.expect("drop"));
-}
-
-#[tokio::test]
 async fn a_terminated_connection_is_a_connection_error() {
     let doomed = client().await;
     let pid = scalar(&doomed, "SELECT pg_backend_pid()").await;
-    let queue = PgClientQueue::new(doomed);
+    let queue = TokioPostgresConnQueue::new(doomed);
     queue.list_queues().await.expect("alive");
 
     let killer = client().await;

@@ -26,6 +26,12 @@ impl<E: BlockingExecutor + 'static> SpawnBlocking<E> {
         Self(Arc::new(queue))
     }
 
+    /// Gives the blocking queue back, or `None` while a clone of this `SpawnBlocking` (or an
+    /// operation on it) still holds it.
+    pub fn into_inner(self) -> Option<BlockingQueue<E>> {
+        Arc::into_inner(self.0)
+    }
+
     async fn run<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,

@@ -22,36 +22,76 @@
 mod blocking;
 pub mod cases;
 pub mod harness;
+mod macros;
 
 pub use blocking::SpawnBlocking;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use pgmq_core::{Queue, QueueName};
 
+/// A boxed future, as [`TxBody`] returns it.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How a [`TxBody`] wants its transaction to end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxEnd {
+    /// Commit the transaction.
+    Commit,
+    /// Roll the transaction back.
+    Rollback,
+}
+
+/// The work done inside a transaction: given the queue bound to the open transaction and the
+/// backend's queue outside it, it runs and says how the transaction ends.
+pub type TxBody<'a> =
+    Box<dyn for<'q> FnOnce(&'q dyn Queue, &'q dyn Queue) -> BoxFuture<'q, TxEnd> + Send + 'a>;
+
 /// A backend that can run queue operations inside the caller's own transaction.
+///
+/// Scoped, like a driver's own `transaction(|tx| …)`: the backend opens the transaction, lends
+/// a queue bound to it to the body, and ends it as the body answers, so a transaction that
+/// borrows its connection (tokio-postgres', diesel's) fits without workarounds.
 #[async_trait]
 pub trait TransactionalBackend: Send + Sync {
     /// A queue outside any transaction (e.g. on a pool), to look at committed state.
     fn queue(&self) -> &dyn Queue;
 
-    /// Begins a transaction and returns a queue bound to it.
-    async fn begin(&self) -> pgmq_core::Result<Box<dyn TransactionQueue + '_>>;
+    /// Begins a transaction, runs `body` with a queue bound to it (and [`queue`](Self::queue)
+    /// as its second argument), then commits or rolls back as `body` answers. Errors are the
+    /// backend's own: beginning, committing or rolling back.
+    async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()>;
 }
 
-/// A queue bound to an open transaction.
-#[async_trait]
-pub trait TransactionQueue: Send + Sync {
-    /// The queue, inside the transaction.
-    fn queue(&self) -> &dyn Queue;
-
-    /// Commits.
-    async fn commit(self: Box<Self>) -> pgmq_core::Result<()>;
-
-    /// Rolls back.
-    async fn rollback(self: Box<Self>) -> pgmq_core::Result<()>;
+/// Runs `body` in a transaction of `backend` and returns what it returned, once the
+/// transaction has ended as it asked.
+pub async fn in_transaction<T, F>(
+    backend: &dyn TransactionalBackend,
+    body: F,
+) -> pgmq_core::Result<T>
+where
+    T: Send + 'static,
+    F: for<'q> FnOnce(&'q dyn Queue, &'q dyn Queue) -> BoxFuture<'q, (TxEnd, T)> + Send + 'static,
+{
+    let slot = Arc::new(Mutex::new(None));
+    let out = Arc::clone(&slot);
+    backend
+        .transaction(Box::new(move |tx, outside| {
+            Box::pin(async move {
+                let (end, value) = body(tx, outside).await;
+                *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+                end
+            })
+        }))
+        .await?;
+    let value = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    value.ok_or_else(|| pgmq_core::Error::Driver {
+        source: "the backend's transaction() returned without running its body".into(),
+    })
 }
 
 /// A queue name no other test in any process is using: `<tag>_<unique suffix>`.
@@ -102,125 +142,49 @@ pub fn __url() -> String {
 #[doc(hidden)]
 pub use tokio as __tokio;
 
-/// Expands every conformance case into a `#[test]` for one backend. See the crate docs.
-#[macro_export]
-macro_rules! conformance_tests {
-    (queue: $queue:expr, transactions: $tx:expr $(,)?) => {
-        $crate::__queue_cases!($queue;
-            queue_name_accepts_valid_names_and_lowercases,
-            queue_name_rejects_hostile_and_malformed_names,
-            queue_names_are_case_insensitive,
-            install_is_idempotent_and_concurrent,
-            create_is_idempotent,
-            create_concurrently_from_many_tasks_succeeds,
-            create_unlogged_marks_the_queue_unlogged,
-            list_queues_includes_a_created_queue,
-            drop_queue_returns_whether_it_existed,
-            drop_queue_of_unknown_queue_returns_false,
-            purge_returns_the_count_and_empties_the_queue,
-            purge_of_unknown_queue_is_queue_not_found,
-            send_returns_increasing_ids,
-            send_to_unknown_queue_is_queue_not_found,
-            send_round_trips_every_json_shape,
-            send_with_headers_round_trips_them,
-            send_with_delay_in_seconds_hides_the_message_until_due,
-            send_with_delay_until_a_timestamp_hides_the_message_until_due,
-            send_with_negative_delay_is_rejected_and_writes_nothing,
-            send_of_nul_character_is_rejected_and_writes_nothing,
-            send_batch_returns_ids_in_input_order,
-            send_batch_applies_delay_and_headers_to_every_message,
-            send_batch_of_nothing_returns_nothing_without_touching_the_database,
-            send_batch_above_the_maximum_is_rejected_and_writes_nothing,
-            send_batch_with_one_unserializable_message_writes_nothing,
-            read_of_empty_queue_returns_nothing,
-            read_returns_the_oldest_visible_message_first,
-            read_hides_the_message_and_counts_the_read,
-            read_after_visibility_expiry_redelivers_with_read_ct_2,
-            read_returns_at_most_the_quantity_asked,
-            read_with_zero_quantity_is_rejected,
-            read_with_quantity_above_the_maximum_is_rejected,
-            read_with_negative_visibility_timeout_is_rejected,
-            read_with_filter_returns_only_matching_messages,
-            read_with_wait_returns_a_message_sent_while_waiting,
-            read_with_wait_returns_empty_after_the_wait,
-            read_of_unknown_queue_is_queue_not_found,
-            read_as_wrong_type_names_the_message_and_keeps_it,
-            concurrent_readers_never_get_the_same_message,
-            pop_returns_and_removes_messages,
-            pop_of_empty_queue_returns_nothing,
-            pop_json_claims_and_deletes_atomically,
-            pop_as_wrong_type_keeps_the_message,
-            set_vt_in_seconds_hides_the_message,
-            set_vt_to_a_timestamp_makes_the_message_visible,
-            set_vt_batch_returns_only_existing_messages,
-            set_vt_with_negative_seconds_is_rejected,
-            delete_returns_whether_it_acted,
-            delete_batch_returns_only_the_ids_removed,
-            archive_keeps_the_row_with_archived_at,
-            archive_batch_returns_only_the_ids_archived,
-            acknowledging_more_ids_than_the_maximum_is_rejected,
-            metrics_report_lengths_ages_and_totals,
-            metrics_of_an_empty_queue_have_no_ages,
-            metrics_all_includes_every_queue,
-            metrics_of_unknown_queue_is_queue_not_found,
-        );
-        $crate::__tx_cases!($tx;
-            send_in_a_rolled_back_transaction_never_appears,
-            send_in_a_committed_transaction_appears,
-            delete_in_a_rolled_back_transaction_leaves_the_message,
-            archive_in_a_committed_transaction_takes_effect,
-        );
+/// The sources of [`cases`], by module, for [`__check_case_list`].
+const CASE_SOURCES: &[(&str, &str)] = &[
+    ("ack", include_str!("cases/ack.rs")),
+    ("errors", include_str!("cases/errors.rs")),
+    ("lifecycle", include_str!("cases/lifecycle.rs")),
+    ("metrics", include_str!("cases/metrics.rs")),
+    ("read", include_str!("cases/read.rs")),
+    ("send", include_str!("cases/send.rs")),
+    ("transactions", include_str!("cases/transactions.rs")),
+];
 
-        #[test]
-        fn unreachable_postgres_is_a_connection_error() {
-            $crate::__run(async {
-                $crate::cases::unreachable_postgres_is_a_connection_error($crate::__url(), $queue)
-                    .await;
-            });
-        }
-
-        #[test]
-        fn statement_timeout_is_query_canceled() {
-            $crate::__run(async {
-                let url = $crate::__url();
-                let backend = ($tx)(url.clone()).await.expect("connect the backend");
-                $crate::cases::statement_timeout_is_query_canceled(&backend, url, $queue).await;
-            });
-        }
-    };
+/// The names of the suite's cases: every `pub async fn` of every module of [`cases`].
+///
+/// # Panics
+/// If `cases/mod.rs` declares a module that [`CASE_SOURCES`] does not read.
+pub fn case_names() -> Vec<&'static str> {
+    let declared: Vec<&str> = include_str!("cases/mod.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .collect();
+    let read: Vec<&str> = CASE_SOURCES.iter().map(|(m, _)| *m).collect();
+    assert_eq!(
+        declared, read,
+        "CASE_SOURCES must read every module of cases/"
+    );
+    let mut names: Vec<&str> = CASE_SOURCES
+        .iter()
+        .flat_map(|(_, src)| src.lines())
+        .filter_map(|l| l.strip_prefix("pub async fn ")?.split(['(', '<']).next())
+        .collect();
+    names.sort_unstable();
+    names
 }
 
+/// Checks that the macro's lists name every case once and nothing else.
 #[doc(hidden)]
-#[macro_export]
-macro_rules! __queue_cases {
-    ($queue:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                $crate::__run(async {
-                    let backend = ($queue)($crate::__url()).await.expect("connect the backend");
-                    $crate::cases::$case(&backend).await;
-                });
-            }
-        )*
-        /// How many conformance cases this backend runs.
-        #[allow(dead_code)]
-        const CONFORMANCE_QUEUE_CASES: usize = [$(stringify!($case)),*].len();
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __tx_cases {
-    ($tx:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                $crate::__run(async {
-                    let backend = ($tx)($crate::__url()).await.expect("connect the backend");
-                    $crate::cases::$case(&backend).await;
-                });
-            }
-        )*
-    };
+pub fn __check_case_list(single: &[&str], lists: &[&[&str]]) {
+    let mut run: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+    run.extend_from_slice(single);
+    run.sort_unstable();
+    assert_eq!(
+        run,
+        case_names(),
+        "conformance_tests! must run every case of pgmq_conformance::cases exactly once"
+    );
 }

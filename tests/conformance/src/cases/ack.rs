@@ -152,14 +152,16 @@ pub async fn set_vt_batch_returns_only_existing_messages(q: &dyn Queue) {
 }
 
 /// A negative span for `set_vt` is `InvalidArgument` and changes nothing.
-pub async fn set_vt_with_negative_seconds_is_rejected(q: &dyn Queue) {
-    let name = fresh(q, "setvtneg").await;
+/// Moving a visibility further than [`MAX_DELAY`](pgmq_core::MAX_DELAY) ahead is
+/// `InvalidArgument`, and the message stays visible.
+pub async fn set_vt_above_the_maximum_is_rejected(q: &dyn Queue) {
+    let name = fresh(q, "setvtlong").await;
     let id = q
         .send(&name, &json!(1), SendOptions::new())
         .await
         .expect("send");
     assert_invalid(
-        q.set_vt(&name, id, VisibleAt::secs(-10)).await,
+        q.set_vt(&name, id, VisibleAt::secs(u64::MAX)).await,
         "visibility timeout",
     );
     assert_eq!(visible(q, &name).await, 1);

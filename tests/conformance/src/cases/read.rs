@@ -74,12 +74,7 @@ pub async fn read_after_visibility_expiry_redelivers_with_read_ct_2(q: &dyn Queu
         .send(&name, &json!("again"), SendOptions::new())
         .await
         .expect("send");
-    let first = read_json(
-        q,
-        &name,
-        ReadOptions::new().vt(TimeDelta::milliseconds(400)),
-    )
-    .await;
+    let first = read_json(q, &name, ReadOptions::new().vt(Duration::from_millis(400))).await;
     assert_eq!(first[0].read_ct, 1);
     assert!(read_json(q, &name, ReadOptions::new()).await.is_empty());
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -150,12 +145,14 @@ pub async fn read_with_quantity_above_the_maximum_is_rejected(q: &dyn Queue) {
     cleanup(q, &name).await;
 }
 
-/// A negative visibility timeout is `InvalidArgument`, and the message stays visible.
-pub async fn read_with_negative_visibility_timeout_is_rejected(q: &dyn Queue) {
-    let name = fresh(q, "negvt").await;
+/// A visibility timeout longer than [`MAX_DELAY`](pgmq_core::MAX_DELAY) is
+/// `InvalidArgument`, and the message stays visible.
+pub async fn read_with_visibility_timeout_above_the_maximum_is_rejected(q: &dyn Queue) {
+    let name = fresh(q, "longvt").await;
     q.send(&name, &1, SendOptions::new()).await.expect("send");
+    let too_long = pgmq_core::MAX_DELAY + Duration::from_millis(1);
     assert_invalid(
-        q.read_json(&name, ReadOptions::new().vt_secs(-1)).await,
+        q.read_json(&name, ReadOptions::new().vt(too_long)).await,
         "visibility timeout",
     );
     let m = q.metrics(&name).await.expect("metrics");
@@ -270,7 +267,7 @@ pub async fn read_as_wrong_type_names_the_message_and_keeps_it(q: &dyn Queue) {
         .send(&name, &json!({"unexpected": true}), SendOptions::new())
         .await
         .expect("send");
-    let opts = ReadOptions::new().qty(10).vt(TimeDelta::milliseconds(500));
+    let opts = ReadOptions::new().qty(10).vt(Duration::from_millis(500));
     match q.read::<Invoice>(&name, opts).await {
         Err(Error::Deserialize { msg_id, .. }) => assert_eq!(msg_id, bad),
         other => panic!("expected Deserialize, got {other:?}"),

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::{TimeDelta, Utc};
 use pgmq_core::{Error, Message, Queue, QueueExt, ReadOptions, SendOptions, MAX_BATCH};
 use serde::{Deserialize, Serialize};
@@ -151,16 +153,18 @@ pub async fn send_with_delay_until_a_timestamp_hides_the_message_until_due(q: &d
     cleanup(q, &name).await;
 }
 
-/// A negative delay is `InvalidArgument` and nothing is written.
-pub async fn send_with_negative_delay_is_rejected_and_writes_nothing(q: &dyn Queue) {
-    let name = fresh(q, "negdelay").await;
+/// A delay longer than [`MAX_DELAY`](pgmq_core::MAX_DELAY) is `InvalidArgument` and nothing
+/// is written. (A negative span cannot be written: spans are `Duration`s.)
+pub async fn send_with_delay_above_the_maximum_is_rejected_and_writes_nothing(q: &dyn Queue) {
+    let name = fresh(q, "longdelay").await;
+    let too_long = pgmq_core::MAX_DELAY + Duration::from_millis(1);
     assert_invalid(
-        q.send(&name, &json!(1), SendOptions::new().delay_secs(-1))
+        q.send(&name, &json!(1), SendOptions::new().delay(too_long))
             .await,
         "delay",
     );
     assert_invalid(
-        q.send_batch(&name, &[1, 2], SendOptions::new().delay_secs(-5))
+        q.send_batch(&name, &[1, 2], SendOptions::new().delay_secs(u64::MAX))
             .await,
         "delay",
     );
@@ -215,7 +219,7 @@ pub async fn send_batch_applies_delay_and_headers_to_every_message(q: &dyn Queue
     let headers = json!({"source": "batch"});
     let opts = SendOptions::new()
         .headers(headers.clone())
-        .delay(TimeDelta::milliseconds(700));
+        .delay(Duration::from_millis(700));
     q.send_batch(&name, &["a", "b", "c"], opts)
         .await
         .expect("send_batch");

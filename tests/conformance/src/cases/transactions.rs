@@ -2,23 +2,28 @@ use pgmq_core::{QueueExt, ReadOptions, SendOptions};
 use serde_json::json;
 
 use super::{cleanup, fresh, length};
-use crate::TransactionalBackend;
+use crate::{in_transaction, unique_queue_name, TransactionalBackend, TxEnd};
 
 /// A message sent in a transaction that rolls back never appears.
 pub async fn send_in_a_rolled_back_transaction_never_appears(b: &dyn TransactionalBackend) {
     let q = b.queue();
     let name = fresh(q, "txrollback").await;
-    let tx = b.begin().await.expect("begin");
-    tx.queue()
-        .send(&name, &json!("ghost"), SendOptions::new())
-        .await
-        .expect("send in tx");
-    assert_eq!(
-        length(q, &name).await,
-        0,
-        "uncommitted message visible outside"
-    );
-    tx.rollback().await.expect("rollback");
+    let sent = name.clone();
+    in_transaction(b, move |tx, outside| {
+        Box::pin(async move {
+            tx.send(&sent, &json!("ghost"), SendOptions::new())
+                .await
+                .expect("send in tx");
+            assert_eq!(
+                length(outside, &sent).await,
+                0,
+                "uncommitted message visible outside"
+            );
+            (TxEnd::Rollback, ())
+        })
+    })
+    .await
+    .expect("transaction");
     assert_eq!(length(q, &name).await, 0);
     assert!(q
         .read_json(&name, ReadOptions::new())
@@ -32,29 +37,33 @@ pub async fn send_in_a_rolled_back_transaction_never_appears(b: &dyn Transaction
 pub async fn send_in_a_committed_transaction_appears(b: &dyn TransactionalBackend) {
     let q = b.queue();
     let name = fresh(q, "txcommit").await;
-    let tx = b.begin().await.expect("begin");
-    let id = tx
-        .queue()
-        .send(&name, &json!("real"), SendOptions::new())
-        .await
-        .expect("send in tx");
-    let batch = tx
-        .queue()
-        .send_batch(&name, &[1, 2], SendOptions::new())
-        .await
-        .expect("batch in tx");
-    assert_eq!(
-        length(q, &name).await,
-        0,
-        "uncommitted message visible outside"
-    );
-    tx.commit().await.expect("commit");
+    let sent = name.clone();
+    let ids = in_transaction(b, move |tx, outside| {
+        Box::pin(async move {
+            let id = tx
+                .send(&sent, &json!("real"), SendOptions::new())
+                .await
+                .expect("send in tx");
+            let batch = tx
+                .send_batch(&sent, &[1, 2], SendOptions::new())
+                .await
+                .expect("batch in tx");
+            assert_eq!(
+                length(outside, &sent).await,
+                0,
+                "uncommitted message visible outside"
+            );
+            (TxEnd::Commit, [vec![id], batch].concat())
+        })
+    })
+    .await
+    .expect("transaction");
     let got = q
         .read_json(&name, ReadOptions::new().qty(10))
         .await
         .expect("read");
-    let ids: Vec<i64> = got.iter().map(|m| m.msg_id).collect();
-    assert_eq!(ids, [vec![id], batch].concat());
+    let read: Vec<i64> = got.iter().map(|m| m.msg_id).collect();
+    assert_eq!(read, ids);
     cleanup(q, &name).await;
 }
 
@@ -66,15 +75,20 @@ pub async fn delete_in_a_rolled_back_transaction_leaves_the_message(b: &dyn Tran
         .send(&name, &json!(1), SendOptions::new())
         .await
         .expect("send");
-    let tx = b.begin().await.expect("begin");
-    let read = tx
-        .queue()
-        .read_json(&name, ReadOptions::new())
-        .await
-        .expect("read in tx");
-    assert_eq!(read[0].msg_id, id);
-    assert!(tx.queue().delete(&name, id).await.expect("delete in tx"));
-    tx.rollback().await.expect("rollback");
+    let acked = name.clone();
+    in_transaction(b, move |tx, _| {
+        Box::pin(async move {
+            let read = tx
+                .read_json(&acked, ReadOptions::new())
+                .await
+                .expect("read in tx");
+            assert_eq!(read[0].msg_id, id);
+            assert!(tx.delete(&acked, id).await.expect("delete in tx"));
+            (TxEnd::Rollback, ())
+        })
+    })
+    .await
+    .expect("transaction");
     let m = q.metrics(&name).await.expect("metrics");
     assert_eq!(
         (m.queue_length, m.queue_visible_length),
@@ -98,15 +112,20 @@ pub async fn archive_in_a_committed_transaction_takes_effect(b: &dyn Transaction
         .send(&name, &json!(1), SendOptions::new())
         .await
         .expect("send");
-    let tx = b.begin().await.expect("begin");
-    assert!(tx.queue().archive(&name, id).await.expect("archive in tx"));
-    // drop_queue inside the transaction runs in a savepoint; take it out to prove that path.
-    assert!(!tx
-        .queue()
-        .drop_queue(&crate::unique_queue_name("txnone"))
-        .await
-        .expect("drop"));
-    tx.commit().await.expect("commit");
+    let archived = name.clone();
+    in_transaction(b, move |tx, _| {
+        Box::pin(async move {
+            assert!(tx.archive(&archived, id).await.expect("archive in tx"));
+            // drop_queue inside the transaction runs in a savepoint; take it to prove that path.
+            assert!(!tx
+                .drop_queue(&unique_queue_name("txnone"))
+                .await
+                .expect("drop"));
+            (TxEnd::Commit, ())
+        })
+    })
+    .await
+    .expect("transaction");
     assert_eq!(length(q, &name).await, 0);
     assert_eq!(
         q.read_archive(&name, &[id]).await.expect("archive").len(),

@@ -1,0 +1,222 @@
+//! [`conformance_tests!`](crate::conformance_tests): the one list of cases, expanded into
+//! tests for one backend. Only `$crate::` paths inside, so it works from any crate.
+
+/// Expands every conformance case into a `#[test]` for one backend. See the crate docs.
+///
+/// Three keys, in this order, each a factory or `unsupported("why")`:
+/// - `queue`: `|url: String| async { … }` to a `pgmq_core::Result` of a [`Queue`](pgmq_core::Queue);
+/// - `pool`: `|url: String, wait: Duration| async { … }` to a `Result` of a `Queue` on a pool
+///   of exactly one connection that waits at most `wait` for it;
+/// - `transactions`: `|url: String| async { … }` to a `Result` of a
+///   [`TransactionalBackend`](crate::TransactionalBackend).
+///
+/// Cases that need a capability declared `unsupported` are still generated, as ignored tests
+/// whose reason is the one given, so they show as skipped, never as passed.
+#[macro_export]
+macro_rules! conformance_tests {
+    (queue: $queue:expr, pool: $($rest:tt)*) => {
+        $crate::__conformance_parse! { [$queue] pool: $($rest)* }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_parse {
+    ([$queue:expr] pool: unsupported($why:literal), $($rest:tt)*) => {
+        $crate::__conformance_parse! { [$queue] [none($why)] $($rest)* }
+    };
+    ([$queue:expr] pool: $pool:expr, $($rest:tt)*) => {
+        $crate::__conformance_parse! { [$queue] [some($pool)] $($rest)* }
+    };
+    ([$queue:expr] [$($pool:tt)*] transactions: unsupported($why:literal) $(,)?) => {
+        $crate::__conformance_expand! { [$queue] [$($pool)*] [none($why)] }
+    };
+    ([$queue:expr] [$($pool:tt)*] transactions: $tx:expr $(,)?) => {
+        $crate::__conformance_expand! { [$queue] [$($pool)*] [some($tx)] }
+    };
+}
+
+/// The case list. A generated test checks it against the `pub async fn`s of `src/cases`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_expand {
+    ([$queue:expr] [$($pool:tt)*] [$($tx:tt)*]) => {
+        $crate::__queue_cases!($queue;
+            queue_name_accepts_valid_names_and_lowercases,
+            queue_name_rejects_hostile_and_malformed_names,
+            queue_names_are_case_insensitive,
+            install_is_idempotent_and_concurrent,
+            create_is_idempotent,
+            create_concurrently_from_many_tasks_succeeds,
+            create_unlogged_marks_the_queue_unlogged,
+            list_queues_includes_a_created_queue,
+            drop_queue_returns_whether_it_existed,
+            drop_queue_of_unknown_queue_returns_false,
+            purge_returns_the_count_and_empties_the_queue,
+            purge_of_unknown_queue_is_queue_not_found,
+            send_returns_increasing_ids,
+            send_to_unknown_queue_is_queue_not_found,
+            send_round_trips_every_json_shape,
+            send_with_headers_round_trips_them,
+            send_with_delay_in_seconds_hides_the_message_until_due,
+            send_with_delay_until_a_timestamp_hides_the_message_until_due,
+            send_with_delay_above_the_maximum_is_rejected_and_writes_nothing,
+            send_of_nul_character_is_rejected_and_writes_nothing,
+            send_batch_returns_ids_in_input_order,
+            send_batch_applies_delay_and_headers_to_every_message,
+            send_batch_of_nothing_returns_nothing_without_touching_the_database,
+            send_batch_above_the_maximum_is_rejected_and_writes_nothing,
+            send_batch_with_one_unserializable_message_writes_nothing,
+            read_of_empty_queue_returns_nothing,
+            read_returns_the_oldest_visible_message_first,
+            read_hides_the_message_and_counts_the_read,
+            read_after_visibility_expiry_redelivers_with_read_ct_2,
+            read_returns_at_most_the_quantity_asked,
+            read_with_zero_quantity_is_rejected,
+            read_with_quantity_above_the_maximum_is_rejected,
+            read_with_visibility_timeout_above_the_maximum_is_rejected,
+            read_with_filter_returns_only_matching_messages,
+            read_with_wait_returns_a_message_sent_while_waiting,
+            read_with_wait_returns_empty_after_the_wait,
+            read_of_unknown_queue_is_queue_not_found,
+            read_as_wrong_type_names_the_message_and_keeps_it,
+            concurrent_readers_never_get_the_same_message,
+            pop_returns_and_removes_messages,
+            pop_of_empty_queue_returns_nothing,
+            pop_json_claims_and_deletes_atomically,
+            pop_as_wrong_type_keeps_the_message,
+            set_vt_in_seconds_hides_the_message,
+            set_vt_to_a_timestamp_makes_the_message_visible,
+            set_vt_batch_returns_only_existing_messages,
+            set_vt_above_the_maximum_is_rejected,
+            delete_returns_whether_it_acted,
+            delete_batch_returns_only_the_ids_removed,
+            archive_keeps_the_row_with_archived_at,
+            archive_batch_returns_only_the_ids_archived,
+            acknowledging_more_ids_than_the_maximum_is_rejected,
+            metrics_report_lengths_ages_and_totals,
+            metrics_of_an_empty_queue_have_no_ages,
+            metrics_all_includes_every_queue,
+            metrics_of_unknown_queue_is_queue_not_found,
+        );
+        $crate::__tx_cases!([$($tx)*];
+            send_in_a_rolled_back_transaction_never_appears,
+            send_in_a_committed_transaction_appears,
+            delete_in_a_rolled_back_transaction_leaves_the_message,
+            archive_in_a_committed_transaction_takes_effect,
+        );
+
+        #[test]
+        fn unreachable_postgres_is_a_connection_error() {
+            $crate::__run(async {
+                $crate::cases::unreachable_postgres_is_a_connection_error($crate::__url(), $queue)
+                    .await;
+            });
+        }
+
+        $crate::__with_tx!([$($tx)*] statement_timeout_is_query_canceled |backend| {
+            $crate::cases::statement_timeout_is_query_canceled(&backend, $crate::__url(), $queue)
+                .await;
+        });
+
+        $crate::__pool_case!([$($pool)*] [$($tx)*]);
+
+        /// The cases above are every `pub async fn` of the suite: none forgotten, none extra.
+        #[test]
+        fn conformance_case_list_is_complete() {
+            $crate::__check_case_list(&[
+                "unreachable_postgres_is_a_connection_error",
+                "statement_timeout_is_query_canceled",
+                "an_exhausted_pool_is_a_pool_timeout",
+            ], &[__QUEUE_CASES, __TX_CASES]);
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __queue_cases {
+    ($queue:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::__run(async {
+                    let backend = ($queue)($crate::__url()).await.expect("connect the backend");
+                    $crate::cases::$case(&backend).await;
+                });
+            }
+        )*
+        const __QUEUE_CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tx_cases {
+    ($tx:tt; $($case:ident),* $(,)?) => {
+        $(
+            $crate::__with_tx!($tx $case |backend| {
+                $crate::cases::$case(&backend).await;
+            });
+        )*
+        const __TX_CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+/// One test that needs a transactional backend: run with it, or ignored with the reason.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_tx {
+    ([some($tx:expr)] $case:ident |$backend:ident| $body:block) => {
+        #[test]
+        fn $case() {
+            $crate::__run(async {
+                let $backend = ($tx)($crate::__url()).await.expect("connect the backend");
+                $body
+            });
+        }
+    };
+    ([none($why:literal)] $case:ident |$backend:ident| $body:block) => {
+        #[test]
+        #[ignore = $why]
+        fn $case() {
+            panic!(concat!("skipped: the backend has no transactions: ", $why));
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pool_case {
+    ([some($pool:expr)] [some($tx:expr)]) => {
+        #[test]
+        fn an_exhausted_pool_is_a_pool_timeout() {
+            $crate::__run(async {
+                let backend = ($tx)($crate::__url()).await.expect("connect the backend");
+                $crate::cases::an_exhausted_pool_is_a_pool_timeout(
+                    &backend,
+                    $crate::__url(),
+                    $pool,
+                )
+                .await;
+            });
+        }
+    };
+    ([none($why:literal)] [$($tx:tt)*]) => {
+        #[test]
+        #[ignore = $why]
+        fn an_exhausted_pool_is_a_pool_timeout() {
+            panic!(concat!("skipped: the backend has no pool: ", $why));
+        }
+    };
+    ([some($pool:expr)] [none($why:literal)]) => {
+        #[test]
+        #[ignore = $why]
+        fn an_exhausted_pool_is_a_pool_timeout() {
+            panic!(concat!(
+                "skipped: this case holds a lock in a transaction: ",
+                $why
+            ));
+        }
+    };
+}
