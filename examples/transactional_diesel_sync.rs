@@ -12,7 +12,6 @@
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
-use pgmq_diesel::blocking;
 use pgmq_diesel::core::BoxError;
 use pgmq_diesel::prelude::*;
 use serde_json::json;
@@ -29,7 +28,9 @@ fn visible(outside: &mut PgConnection, events: &QueueName) -> Result<String, Box
     let Count { n: orders } =
         diesel::sql_query("SELECT count(*) AS n FROM example_diesel_sync_orders")
             .get_result(outside)?;
-    let messages = blocking::queue(outside).metrics(events)?.queue_length;
+    let messages = DieselSyncConnQueue::new(outside)
+        .metrics(events)?
+        .queue_length;
     Ok(format!("{orders} order(s), {messages} message(s)"))
 }
 
@@ -39,7 +40,7 @@ fn main() -> Result<(), BoxError> {
     let mut outside = PgConnection::establish(&url)?;
     let events = QueueName::new("example_diesel_sync_order_events")?;
     {
-        let queue = blocking::queue(&mut conn);
+        let queue = DieselSyncConnQueue::new(&mut conn);
         queue.create(&events, CreateOptions::new())?;
         queue.purge(&events)?;
     }
@@ -57,7 +58,7 @@ fn main() -> Result<(), BoxError> {
                 .bind::<BigInt, _>(id)
                 .bind::<Text, _>(item)
                 .execute(conn)?;
-            let msg_id = blocking::queue(&mut *conn).send(
+            let msg_id = DieselSyncConnQueue::new(&mut *conn).send(
                 &events,
                 &json!({"order": id, "item": item}),
                 SendOptions::new(),
@@ -89,7 +90,7 @@ fn main() -> Result<(), BoxError> {
         }
     }
 
-    let worker = blocking::queue(&mut conn);
+    let worker = DieselSyncConnQueue::new(&mut conn);
     for msg in worker.read::<serde_json::Value>(&events, ReadOptions::new().qty(10))? {
         println!("worker: message {} says {}", msg.msg_id, msg.message);
         worker.archive(&events, msg.msg_id)?;

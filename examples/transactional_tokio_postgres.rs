@@ -49,7 +49,7 @@ async fn main() -> Result<(), AnyError> {
             &[&id, &item],
         )
         .await?;
-        let msg_id = PgClientQueue::new(&mut tx)
+        let msg_id = TokioPostgresConnQueue::new(&mut tx)
             .send(
                 &events,
                 &json!({"order": id, "item": item}),

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pgmq_core::{sql, Param, QueueName, Statement};
+use pgmq_core::adapter::{Param, Statement};
+use pgmq_core::{sql, QueueName};
 use serde_json::Value;
 
 use crate::system::{Payload, Res};

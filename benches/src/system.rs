@@ -38,7 +38,7 @@ impl Payload {
 #[async_trait]
 pub(crate) trait System: Send + Sync {
     async fn send(&self, msg: &Payload) -> Res<i64>;
-    async fn send_batch(&self, msgs: &[Payload], delay_secs: i64) -> Res<Vec<i64>>;
+    async fn send_batch(&self, msgs: &[Payload], delay_secs: u64) -> Res<Vec<i64>>;
     /// Reads up to `qty` messages with a 30 s visibility timeout; returns their ids.
     async fn read(&self, qty: usize) -> Res<Vec<i64>>;
     async fn delete(&self, id: i64) -> Res<()>;
@@ -59,7 +59,7 @@ impl System for Ours {
         Ok(self.queue.send(&self.name, msg, SendOptions::new()).await?)
     }
 
-    async fn send_batch(&self, msgs: &[Payload], delay_secs: i64) -> Res<Vec<i64>> {
+    async fn send_batch(&self, msgs: &[Payload], delay_secs: u64) -> Res<Vec<i64>> {
         let opts = SendOptions::new().delay_secs(delay_secs);
         Ok(self.queue.send_batch(&self.name, msgs, opts).await?)
     }
@@ -100,7 +100,7 @@ impl System for Upstream {
         Ok(self.pgmq.send(&self.name, msg).await?)
     }
 
-    async fn send_batch(&self, msgs: &[Payload], delay_secs: i64) -> Res<Vec<i64>> {
+    async fn send_batch(&self, msgs: &[Payload], delay_secs: u64) -> Res<Vec<i64>> {
         if delay_secs == 0 {
             return Ok(self.pgmq.send_batch(&self.name, msgs).await?);
         }

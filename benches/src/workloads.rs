@@ -60,7 +60,7 @@ fn payloads(start: usize, n: usize) -> Vec<Payload> {
     (start..start + n).map(|i| Payload::new(i as u64)).collect()
 }
 
-pub(crate) async fn fill(s: &dyn System, n: usize, delay_secs: i64) -> Res<()> {
+pub(crate) async fn fill(s: &dyn System, n: usize, delay_secs: u64) -> Res<()> {
     let mut sent = 0;
     while sent < n {
         let k = (n - sent).min(1000);

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::adapter::{Executor, Row, Statement};
+use crate::error::{Error, Result};
 use crate::ext::QueueExt;
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};

@@ -47,7 +47,9 @@ impl Cells {
     }
 
     fn mismatch<T>(name: &str, want: &str, got: Cell) -> Result<T> {
-        Err(decode_error(format!("{name}: expected {want}, got {got:?}")))
+        Err(decode_error(format!(
+            "{name}: expected {want}, got {got:?}"
+        )))
     }
 
     pub(crate) fn int8(&mut self, name: &str) -> Result<i64> {

@@ -201,6 +201,14 @@ impl Error {
         )
     }
 
+    /// [`Error::Driver`] around `source`: for a driver failure that no other variant
+    /// describes (in an adapter, a custom backend or a test harness).
+    pub fn driver(source: impl Into<BoxError>) -> Self {
+        Self::Driver {
+            source: source.into(),
+        }
+    }
+
     pub(crate) fn invalid(argument: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidArgument {
             argument,

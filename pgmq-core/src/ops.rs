@@ -5,12 +5,14 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::adapter::Executor;
-use crate::checks::{self, on_queue};
 use crate::adapter::Statement;
+use crate::checks::{self, on_queue};
 use crate::decode::{self, Rows};
 use crate::error::{DbErrorKind, Error, Result};
 use crate::name::QueueName;
-use crate::options::{checked_millis, checked_qty, CreateOptions, ReadOptions, SendOptions, VisibleAt};
+use crate::options::{
+    checked_millis, checked_qty, CreateOptions, ReadOptions, SendOptions, VisibleAt,
+};
 use crate::queue::Queue;
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 use crate::{poll, sql};
@@ -29,6 +31,25 @@ async fn on<E: Executor + ?Sized>(
     statement: Statement,
 ) -> Result<Rows> {
     run(executor, statement).await.map_err(on_queue(queue))
+}
+
+/// The statement `build` makes for `ids`, run on `queue` and decoded by `decode`. No ids, no
+/// query.
+async fn by_ids<E, T>(
+    executor: &E,
+    queue: &QueueName,
+    ids: &[i64],
+    build: impl FnOnce(Vec<i64>) -> Statement,
+    decode: fn(Rows) -> Result<Vec<T>>,
+) -> Result<Vec<T>>
+where
+    E: Executor + ?Sized,
+{
+    checks::ids(ids)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    decode(on(executor, queue, build(ids.to_vec())).await?)
 }
 
 #[async_trait]
@@ -61,7 +82,10 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn purge(&self, queue: &QueueName) -> Result<u64> {
-        let n = on(self, queue, sql::purge(queue)).await?.single()?.int8("count")?;
+        let n = on(self, queue, sql::purge(queue))
+            .await?
+            .single()?
+            .int8("count")?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
@@ -102,7 +126,10 @@ impl<E: Executor + ?Sized> Queue for E {
         message: Value,
         options: SendOptions,
     ) -> Result<i64> {
-        let delay = options.delay.unwrap_or(VisibleAt::now()).to_params("delay")?;
+        let delay = options
+            .delay
+            .unwrap_or(VisibleAt::now())
+            .to_params("delay")?;
         checks::storable(0, &message)?;
         let st = sql::send(queue, message, delay, options.headers);
         on(self, queue, st).await?.single()?.int8("msg_id")
@@ -114,7 +141,10 @@ impl<E: Executor + ?Sized> Queue for E {
         messages: Vec<Value>,
         options: SendOptions,
     ) -> Result<Vec<i64>> {
-        let delay = options.delay.unwrap_or(VisibleAt::now()).to_params("delay")?;
+        let delay = options
+            .delay
+            .unwrap_or(VisibleAt::now())
+            .to_params("delay")?;
         checks::batch(&messages)?;
         if messages.is_empty() {
             return Ok(Vec::new());
@@ -161,30 +191,18 @@ impl<E: Executor + ?Sized> Queue for E {
         vt: VisibleAt,
     ) -> Result<Vec<Message>> {
         let vt = vt.to_params("visibility timeout")?;
-        checks::ids(msg_ids)?;
-        if msg_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let st = sql::set_vt(queue, msg_ids.to_vec(), vt);
-        decode::messages(on(self, queue, st).await?)
+        let build = |ids| sql::set_vt(queue, ids, vt);
+        by_ids(self, queue, msg_ids, build, decode::messages).await
     }
 
     async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        checks::ids(msg_ids)?;
-        if msg_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let st = sql::delete(queue, msg_ids.to_vec());
-        decode::ids(on(self, queue, st).await?)
+        let build = |ids| sql::delete(queue, ids);
+        by_ids(self, queue, msg_ids, build, decode::ids).await
     }
 
     async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        checks::ids(msg_ids)?;
-        if msg_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let st = sql::archive(queue, msg_ids.to_vec());
-        decode::ids(on(self, queue, st).await?)
+        let build = |ids| sql::archive(queue, ids);
+        by_ids(self, queue, msg_ids, build, decode::ids).await
     }
 
     async fn read_archive(
@@ -192,11 +210,7 @@ impl<E: Executor + ?Sized> Queue for E {
         queue: &QueueName,
         msg_ids: &[i64],
     ) -> Result<Vec<ArchivedMessage>> {
-        checks::ids(msg_ids)?;
-        if msg_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let st = sql::read_archive(queue, msg_ids.to_vec());
-        decode::archived(on(self, queue, st).await?)
+        let build = |ids| sql::read_archive(queue, ids);
+        by_ids(self, queue, msg_ids, build, decode::archived).await
     }
 }

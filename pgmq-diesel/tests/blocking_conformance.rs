@@ -14,7 +14,7 @@ use pgmq_diesel::DieselSyncConnQueue;
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> pgmq_core::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(driver)
+    tokio::task::spawn_blocking(f).await.map_err(Error::driver)
 }
 
 /// Connects through the crate's own `DieselSyncConnQueue::connect`, so connection failures
@@ -45,8 +45,8 @@ impl TransactionalBackend for Backend {
     async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
         let url = self.url.clone();
         let conn = blocking(move || {
-            let mut conn = PgConnection::establish(&url).map_err(driver)?;
-            AnsiTransactionManager::begin_transaction(&mut conn).map_err(driver)?;
+            let mut conn = PgConnection::establish(&url).map_err(Error::driver)?;
+            AnsiTransactionManager::begin_transaction(&mut conn).map_err(Error::driver)?;
             Ok::<_, Error>(conn)
         })
         .await??;
@@ -54,7 +54,7 @@ impl TransactionalBackend for Backend {
         let end = body(&queue, &self.queue).await;
         let mut conn = queue
             .into_inner()
-            .ok_or_else(|| driver(std::fmt::Error))?
+            .ok_or_else(|| Error::driver("the queue was still shared after the body ended"))?
             .into_inner()
             .into_inner();
         blocking(move || match end {
@@ -62,12 +62,8 @@ impl TransactionalBackend for Backend {
             TxEnd::Rollback => AnsiTransactionManager::rollback_transaction(&mut conn),
         })
         .await?
-        .map_err(driver)
+        .map_err(Error::driver)
     }
-}
-
-fn driver(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Driver { source: e.into() }
 }
 
 pgmq_conformance::conformance_tests! {

@@ -22,7 +22,7 @@ async fn small_pool(url: String, wait: Duration) -> pgmq_core::Result<DieselQueu
         .wait_timeout(Some(wait))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(driver)?;
+        .map_err(Error::driver)?;
     Ok(DieselQueue::new(pool))
 }
 
@@ -39,10 +39,10 @@ impl TransactionalBackend for Backend {
     }
 
     async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
-        let mut conn = self.0.pool().get().await.map_err(driver)?;
+        let mut conn = self.0.pool().get().await.map_err(Error::driver)?;
         AnsiTransactionManager::begin_transaction(&mut *conn)
             .await
-            .map_err(driver)?;
+            .map_err(Error::driver)?;
         let queue = DieselConnQueue::new(conn);
         let end = body(&queue, &self.0).await;
         let mut conn = queue.into_inner();
@@ -50,12 +50,8 @@ impl TransactionalBackend for Backend {
             TxEnd::Commit => AnsiTransactionManager::commit_transaction(&mut *conn).await,
             TxEnd::Rollback => AnsiTransactionManager::rollback_transaction(&mut *conn).await,
         }
-        .map_err(driver)
+        .map_err(Error::driver)
     }
-}
-
-fn driver(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Driver { source: e.into() }
 }
 
 pgmq_conformance::conformance_tests! {

@@ -18,7 +18,7 @@ async fn small_pool(url: String, wait: Duration) -> pgmq_core::Result<SqlxQueue>
         .max_connections(1)
         .acquire_timeout(wait)
         .connect_lazy(&url)
-        .map_err(driver)?;
+        .map_err(Error::driver)?;
     Ok(SqlxQueue::new(pool))
 }
 
@@ -35,7 +35,7 @@ impl TransactionalBackend for Backend {
     }
 
     async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
-        let tx = self.0.pool().begin().await.map_err(driver)?;
+        let tx = self.0.pool().begin().await.map_err(Error::driver)?;
         let queue = SqlxConnQueue::new(tx);
         let end = body(&queue, &self.0).await;
         let tx = queue.into_inner();
@@ -43,12 +43,8 @@ impl TransactionalBackend for Backend {
             TxEnd::Commit => tx.commit().await,
             TxEnd::Rollback => tx.rollback().await,
         }
-        .map_err(driver)
+        .map_err(Error::driver)
     }
-}
-
-fn driver(e: sqlx::Error) -> Error {
-    Error::Driver { source: e.into() }
 }
 
 pgmq_conformance::conformance_tests! {

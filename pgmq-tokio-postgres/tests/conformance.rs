@@ -15,13 +15,13 @@ async fn pool(url: String) -> pgmq_core::Result<TokioPostgresQueue> {
 }
 
 async fn small_pool(url: String, wait: Duration) -> pgmq_core::Result<TokioPostgresQueue> {
-    let config = url.parse().map_err(driver)?;
+    let config = url.parse().map_err(Error::driver)?;
     let pool = Pool::builder(Manager::new(config, NoTls))
         .max_size(1)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
         .build()
-        .map_err(driver)?;
+        .map_err(Error::driver)?;
     Ok(TokioPostgresQueue::new(pool))
 }
 
@@ -38,8 +38,8 @@ impl TransactionalBackend for Backend {
     }
 
     async fn transaction(&self, body: TxBody<'_>) -> pgmq_core::Result<()> {
-        let mut conn = self.0.pool().get().await.map_err(driver)?;
-        let tx = conn.transaction().await.map_err(driver)?;
+        let mut conn = self.0.pool().get().await.map_err(Error::driver)?;
+        let tx = conn.transaction().await.map_err(Error::driver)?;
         let queue = TokioPostgresConnQueue::new(tx);
         let end = body(&queue, &self.0).await;
         let tx = queue.into_inner();
@@ -47,12 +47,8 @@ impl TransactionalBackend for Backend {
             TxEnd::Commit => tx.commit().await,
             TxEnd::Rollback => tx.rollback().await,
         }
-        .map_err(driver)
+        .map_err(Error::driver)
     }
-}
-
-fn driver(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-    Error::Driver { source: e.into() }
 }
 
 pgmq_conformance::conformance_tests! {

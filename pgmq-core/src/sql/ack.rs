@@ -8,10 +8,16 @@ use super::{
 use crate::adapter::{Param, Statement};
 use crate::name::QueueName;
 
-/// Moves the visibility of messages `ids` to `vt`; returns the messages updated.
-pub fn set_vt(q: &QueueName, ids: Vec<i64>, vt: VisibleParams) -> Statement {
+/// Binds `ids` first, as every statement here does; returns the binds and the placeholder.
+fn by_ids(ids: Vec<i64>) -> (Binds, String) {
     let mut b = Binds::default();
     let ids = b.bind(Param::Int8Array(ids));
+    (b, ids)
+}
+
+/// Moves the visibility of messages `ids` to `vt`; returns the messages updated.
+pub fn set_vt(q: &QueueName, ids: Vec<i64>, vt: VisibleParams) -> Statement {
+    let (mut b, ids) = by_ids(ids);
     let vt = visible_at(&mut b, vt, "clock_timestamp()");
     let sql = format!(
         "UPDATE {qt} SET vt = {vt}
@@ -25,8 +31,7 @@ RETURNING {returning}",
 
 /// Deletes messages `ids`; returns the ids deleted.
 pub fn delete(q: &QueueName, ids: Vec<i64>) -> Statement {
-    let mut b = Binds::default();
-    let ids = b.bind(Param::Int8Array(ids));
+    let (b, ids) = by_ids(ids);
     let sql = format!(
         "DELETE FROM {qt} WHERE msg_id = ANY({ids}) RETURNING msg_id",
         qt = queue_table(q),
@@ -37,8 +42,7 @@ pub fn delete(q: &QueueName, ids: Vec<i64>) -> Statement {
 /// Moves messages `ids` to the archive in one statement, stamping `archived_at`; returns the
 /// ids archived.
 pub fn archive(q: &QueueName, ids: Vec<i64>) -> Statement {
-    let mut b = Binds::default();
-    let ids = b.bind(Param::Int8Array(ids));
+    let (b, ids) = by_ids(ids);
     let sql = format!(
         "WITH moved AS (
   DELETE FROM {qt} WHERE msg_id = ANY({ids})
@@ -58,8 +62,7 @@ RETURNING msg_id",
 
 /// The archived messages among `ids`, by id.
 pub fn read_archive(q: &QueueName, ids: Vec<i64>) -> Statement {
-    let mut b = Binds::default();
-    let ids = b.bind(Param::Int8Array(ids));
+    let (b, ids) = by_ids(ids);
     let sql = format!(
         "SELECT {columns} FROM {at}
 WHERE msg_id = ANY({ids}) ORDER BY msg_id",

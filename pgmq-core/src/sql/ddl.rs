@@ -122,7 +122,10 @@ pub struct DropQueue {
 pub fn drop_queue(q: &QueueName) -> DropQueue {
     let mut b = Binds::default();
     let key = b.bind(Param::Text(queue_lock_key(q)));
-    let lock = b.finish(format!("SELECT pg_advisory_xact_lock(hashtext({key}))"), &[]);
+    let lock = b.finish(
+        format!("SELECT pg_advisory_xact_lock(hashtext({key}))"),
+        &[],
+    );
     let mut b = Binds::default();
     let table = b.bind(Param::Text(queue_table(q)));
     let exists = b.finish(

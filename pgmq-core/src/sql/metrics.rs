@@ -44,7 +44,7 @@ pub fn list_queues() -> Statement {
     Binds::default().finish(sql.into(), QUEUE_INFO)
 }
 
-/// One row of [`METRICS`]. The message total comes from the identity sequence, as the
+/// One metrics row, named as the extension names them. The message total comes from the identity sequence, as the
 /// extension's does; every age is measured against one server instant.
 pub fn metrics(q: &QueueName) -> Statement {
     let mut b = Binds::default();

@@ -1,6 +1,6 @@
 //! Every SQL statement pgmq-rs runs. Table names come only from a validated [`QueueName`]
-//! and are always quoted; everything else travels as a bind parameter, numbered by
-//! [`Binds`] as it is bound.
+//! and are always quoted; everything else travels as a bind parameter, numbered (and cast)
+//! as it is bound.
 //!
 //! The layout is the pgmq extension's: schema `pgmq`, table `pgmq.meta`, queue tables
 //! `pgmq.q_<name>` and archives `pgmq.a_<name>` with the same columns and indexes, so queues

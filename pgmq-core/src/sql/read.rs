@@ -105,8 +105,12 @@ RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m
     #[test]
     fn pop_deletes_what_it_claims() {
         let st = pop(&name("jobs"), 5);
-        assert!(st.sql.contains("LIMIT $1::bigint\n  FOR UPDATE SKIP LOCKED)"));
-        assert!(st.sql.contains("DELETE FROM pgmq.\"q_jobs\" m\nUSING claimed"));
+        assert!(st
+            .sql
+            .contains("LIMIT $1::bigint\n  FOR UPDATE SKIP LOCKED)"));
+        assert!(st
+            .sql
+            .contains("DELETE FROM pgmq.\"q_jobs\" m\nUSING claimed"));
         assert_eq!(st.params, vec![Param::Int8(5)]);
     }
 }

@@ -1,4 +1,4 @@
-//! Finds a Postgres for tests and examples, in the order DESIGN.md gives:
+//! Finds a Postgres for tests and examples, in this order:
 //!
 //! 1. `DATABASE_URL`, when set;
 //! 2. local Postgres binaries (`initdb`, `postgres`): a throwaway cluster in a temporary

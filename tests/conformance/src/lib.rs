@@ -7,15 +7,21 @@
 //! ```text
 //! pgmq_conformance::conformance_tests! {
 //!     queue: |url: String| async move { MyQueue::connect(&url).await },
+//!     pool: |url: String, wait: Duration| async move { MyQueue::connect_one(&url, wait).await },
 //!     transactions: |url: String| async move { MyTxBackend::connect(&url).await },
 //! }
 //! ```
 //!
 //! `queue` turns a database URL into a `pgmq_core::Result` of anything that implements
-//! [`Queue`]; `transactions` into a `Result` of a [`TransactionalBackend`]. Connecting must
-//! report an unreachable server as `Error::Connection` (a case checks it), and connections
-//! made from a URL must honour its `options` parameter (a case sets `statement_timeout`
-//! through it). The URL comes from [`harness::database_url`]
+//! [`Queue`]; `pool` into a `Queue` on a pool of exactly one connection that waits at most
+//! `wait` for it; `transactions` into a [`TransactionalBackend`]. A backend without a pool or
+//! without transactions says so with `unsupported("why")` in place of the factory: the cases
+//! that need it are then ignored tests with that reason, never passes. A generated test checks
+//! that the macro runs every case in [`cases`].
+//!
+//! Connecting must report an unreachable server as `Error::Connection` (a case checks it), and
+//! connections made from a URL must honour its `options` parameter (cases set
+//! `statement_timeout` through it). The URL comes from [`harness::database_url`]
 //! (`DATABASE_URL`, else a throwaway local cluster, else testcontainers). Every case works on
 //! its own uniquely named queue, so the suite runs in parallel.
 
@@ -156,7 +162,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
 /// The names of the suite's cases: every `pub async fn` of every module of [`cases`].
 ///
 /// # Panics
-/// If `cases/mod.rs` declares a module that [`CASE_SOURCES`] does not read.
+/// If `cases/mod.rs` declares a module whose source this crate does not read.
 pub fn case_names() -> Vec<&'static str> {
     let declared: Vec<&str> = include_str!("cases/mod.rs")
         .lines()
