@@ -1,32 +1,23 @@
 //! Looking at queues: purge, list and metrics.
 
-use super::{queue_table, Binds};
+use super::{columns, queue_table, Binds};
 use crate::adapter::{Column, Param, SqlType, Statement};
 use crate::name::QueueName;
 
-use SqlType::{Bool, Int4, Int8, Text, Timestamptz};
-
 /// A `pgmq.meta` row.
-const QUEUE_INFO: &[Column] = &[
-    Column::new("queue_name", Text),
-    Column::new("created_at", Timestamptz),
-    Column::new("is_partitioned", Bool),
-    Column::new("is_unlogged", Bool),
+const QUEUE_INFO: &[Column] = columns![
+    queue_name: Text, created_at: Timestamptz, is_partitioned: Bool, is_unlogged: Bool,
 ];
 
 /// A metrics row, named as the extension's `metrics()` names them.
-const METRICS: &[Column] = &[
-    Column::new("queue_name", Text),
-    Column::new("queue_length", Int8),
-    Column::new("queue_visible_length", Int8),
-    Column::new("newest_msg_age_sec", Int4),
-    Column::new("oldest_msg_age_sec", Int4),
-    Column::new("total_messages", Int8),
-    Column::new("scrape_time", Timestamptz),
+const METRICS: &[Column] = columns![
+    queue_name: Text, queue_length: Int8, queue_visible_length: Int8,
+    newest_msg_age_sec: Int4, oldest_msg_age_sec: Int4, total_messages: Int8,
+    scrape_time: Timestamptz,
 ];
 
 /// A count of rows acted on.
-const COUNT: &[Column] = &[Column::new("count", Int8)];
+const COUNT: &[Column] = columns![count: Int8];
 
 /// Deletes every message; returns how many.
 pub fn purge(q: &QueueName) -> Statement {

@@ -21,18 +21,21 @@ pub use send::{send, send_batch};
 use crate::adapter::{Column, Param, SqlType, Statement};
 use crate::name::QueueName;
 
-use SqlType::{Int4, Int8, Jsonb, Timestamptz};
+use SqlType::Timestamptz;
+
+/// A column list: `columns![name: SqlType, …]`.
+macro_rules! columns {
+    ($($name:ident: $ty:ident),* $(,)?) => {
+        &[$(Column::new(stringify!($name), SqlType::$ty)),*]
+    };
+}
+pub(crate) use columns;
 
 /// A message row: every statement that returns messages returns these, in this order, and
 /// the decoder reads them by these names. The queue table's DDL is built from it too.
-pub const MESSAGE: &[Column] = &[
-    Column::new("msg_id", Int8),
-    Column::new("read_ct", Int4),
-    Column::new("enqueued_at", Timestamptz),
-    Column::new("last_read_at", Timestamptz),
-    Column::new("vt", Timestamptz),
-    Column::new("message", Jsonb),
-    Column::new("headers", Jsonb),
+pub const MESSAGE: &[Column] = columns![
+    msg_id: Int8, read_ct: Int4, enqueued_at: Timestamptz, last_read_at: Timestamptz,
+    vt: Timestamptz, message: Jsonb, headers: Jsonb,
 ];
 
 /// An archive row: the message columns, then `archived_at`.
