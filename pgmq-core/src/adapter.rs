@@ -62,6 +62,8 @@ pub struct Statement {
 pub enum Param {
     /// `bigint`
     Int8(i64),
+    /// `bigint`, possibly `NULL`
+    NullableInt8(Option<i64>),
     /// `text`
     Text(String),
     /// `timestamptz`, possibly `NULL`
@@ -78,7 +80,7 @@ impl Param {
     /// The Postgres type name, as core casts the placeholder (`$1::bigint`).
     pub fn type_name(&self) -> &'static str {
         match self {
-            Self::Int8(_) => "bigint",
+            Self::Int8(_) | Self::NullableInt8(_) => "bigint",
             Self::Text(_) => "text",
             Self::Timestamptz(_) => "timestamptz",
             Self::Jsonb(_) => "jsonb",

@@ -16,11 +16,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::adapter::{Executor, Row, Statement};
+use crate::attributes::{QueueAttributes, RedriveOptions};
 use crate::error::{Error, Result};
 use crate::ext::QueueExt;
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
+use crate::receipt::{Fence, Receipt};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// Runs statements synchronously: what a blocking driver adapter implements, with the same
@@ -225,6 +227,66 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     /// See [`Queue::read_archive`].
     pub fn read_archive(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<ArchivedMessage>> {
         block_on(self.bridge.read_archive(queue, msg_ids))
+    }
+
+    /// See [`Queue::attributes`].
+    pub fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
+        block_on(self.bridge.attributes(queue))
+    }
+
+    /// See [`Queue::set_attributes`].
+    pub fn set_attributes(&self, queue: &QueueName, attributes: QueueAttributes) -> Result<()> {
+        block_on(self.bridge.set_attributes(queue, attributes))
+    }
+
+    /// See [`Queue::trim_archive`].
+    pub fn trim_archive(&self, queue: &QueueName) -> Result<u64> {
+        block_on(self.bridge.trim_archive(queue))
+    }
+
+    /// See [`Queue::redrive`]. A rate limit sleeps this thread between chunks.
+    pub fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
+        block_on(self.bridge.redrive(dead_letter_queue, options))
+    }
+
+    /// See [`QueueExt::delete_receipt`].
+    pub fn delete_receipt(&self, queue: &QueueName, receipt: Receipt) -> Result<Fence> {
+        block_on(self.bridge.delete_receipt(queue, receipt))
+    }
+
+    /// See [`Queue::delete_receipts`].
+    pub fn delete_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
+        block_on(self.bridge.delete_receipts(queue, receipts))
+    }
+
+    /// See [`QueueExt::archive_receipt`].
+    pub fn archive_receipt(&self, queue: &QueueName, receipt: Receipt) -> Result<Fence> {
+        block_on(self.bridge.archive_receipt(queue, receipt))
+    }
+
+    /// See [`Queue::archive_receipts`].
+    pub fn archive_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
+        block_on(self.bridge.archive_receipts(queue, receipts))
+    }
+
+    /// See [`QueueExt::set_vt_receipt`].
+    pub fn set_vt_receipt(
+        &self,
+        queue: &QueueName,
+        receipt: Receipt,
+        vt: VisibleAt,
+    ) -> Result<Option<Message>> {
+        block_on(self.bridge.set_vt_receipt(queue, receipt, vt))
+    }
+
+    /// See [`Queue::set_vt_receipts`].
+    pub fn set_vt_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+        vt: VisibleAt,
+    ) -> Result<Vec<Option<Message>>> {
+        block_on(self.bridge.set_vt_receipts(queue, receipts, vt))
     }
 }
 

@@ -74,6 +74,22 @@ impl Cells {
         }
     }
 
+    pub(crate) fn opt_int8(&mut self, name: &str) -> Result<Option<i64>> {
+        match self.next(name)? {
+            Cell::Int8(v) => Ok(Some(v)),
+            Cell::Null => Ok(None),
+            other => Self::mismatch(name, "bigint", other),
+        }
+    }
+
+    pub(crate) fn opt_text(&mut self, name: &str) -> Result<Option<String>> {
+        match self.next(name)? {
+            Cell::Text(v) => Ok(Some(v)),
+            Cell::Null => Ok(None),
+            other => Self::mismatch(name, "text", other),
+        }
+    }
+
     pub(crate) fn boolean(&mut self, name: &str) -> Result<bool> {
         match self.next(name)? {
             Cell::Bool(v) => Ok(v),
@@ -132,14 +148,14 @@ impl Rows {
     }
 
     /// Each row's cells.
-    fn each(self) -> impl Iterator<Item = Cells> {
+    pub(crate) fn each(self) -> impl Iterator<Item = Cells> {
         let columns = self.columns;
         self.rows.into_iter().map(move |r| Cells::new(r, columns))
     }
 }
 
 /// Reads the message columns ([`sql::MESSAGE`](crate::sql::MESSAGE)) off the front of a row.
-fn take_message(c: &mut Cells) -> Result<Message> {
+pub(crate) fn take_message(c: &mut Cells) -> Result<Message> {
     Ok(Message::new(
         c.int8("msg_id")?,
         c.int4("read_ct")?,
@@ -181,17 +197,30 @@ pub(crate) fn ids(rows: Rows) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-pub(crate) fn metrics(rows: Rows) -> Result<QueueMetrics> {
-    let mut c = rows.single()?;
-    Ok(QueueMetrics::new(
-        c.text("queue_name")?,
-        c.int8("queue_length")?,
-        c.int8("queue_visible_length")?,
-        c.opt_int4("newest_msg_age_sec")?,
-        c.opt_int4("oldest_msg_age_sec")?,
-        c.int8("total_messages")?,
-        c.timestamp("scrape_time")?,
-    ))
+/// Metrics rows, one per queue, in the statement's order.
+pub(crate) fn metrics(rows: Rows) -> Result<Vec<QueueMetrics>> {
+    rows.each()
+        .map(|mut c| {
+            let mut m = QueueMetrics::new(
+                c.text("queue_name")?,
+                c.int8("queue_length")?,
+                c.int8("queue_visible_length")?,
+                c.opt_int4("newest_msg_age_sec")?,
+                c.opt_int4("oldest_msg_age_sec")?,
+                c.int8("total_messages")?,
+                c.timestamp("scrape_time")?,
+            )
+            .with_counts(
+                c.int8("queue_in_flight_length")?,
+                c.int8("queue_delayed_length")?,
+            )
+            .with_oldest_visible_age(c.opt_int4("oldest_visible_msg_age_sec")?);
+            // Set field by field: a dead-letter queue whose table is gone has no length.
+            m.dead_letter_queue = c.opt_text("dead_letter_queue")?;
+            m.dead_letter_queue_length = c.opt_int8("dead_letter_queue_length")?;
+            Ok(m)
+        })
+        .collect()
 }
 
 pub(crate) fn queue_infos(rows: Rows) -> Result<Vec<QueueInfo>> {

@@ -70,6 +70,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// A message is larger than its queue's maximum message size
+    /// ([`QueueAttributes::max_message_bytes`](crate::QueueAttributes::max_message_bytes)).
+    /// Nothing was written (for a batch, nothing of the batch).
+    #[error("message {index} is {size} bytes, more than the queue's maximum of {limit}")]
+    MessageTooLarge {
+        /// Position of the first such message in the call (0 for a single send).
+        index: usize,
+        /// Its size: the bytes of its JSON text as Postgres renders `jsonb`.
+        size: u64,
+        /// The queue's maximum.
+        limit: u64,
+    },
+
+    /// A queue's settings are not usable: its dead-letter queue does not exist or would
+    /// close a cycle of dead-letter queues. Nothing was changed.
+    #[error("invalid attributes for queue {queue:?}: {reason}")]
+    InvalidAttributes {
+        /// The queue whose attributes were being set.
+        queue: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// Could not connect, or the connection was lost mid-operation.
     #[error("connection to Postgres failed or was lost")]
     Connection {
@@ -138,6 +161,11 @@ pub enum DbErrorKind {
     QueryCanceled,
     /// `42P01` or `3F000`: a table or schema is missing.
     UndefinedTable,
+    /// `42883`: a function is missing. From [`Queue::metrics`](crate::Queue::metrics) and
+    /// [`Queue::metrics_all`](crate::Queue::metrics_all) it means this library's
+    /// [`install`](crate::Queue::install) (or any `create`) never ran in the database (only
+    /// the pgmq extension did, or an older pgmq-rs): run it once.
+    UndefinedFunction,
     /// `25P02`: the caller's transaction already failed; roll it back.
     TransactionAborted,
     /// `22P05` and other data exceptions (class `22`).
@@ -154,6 +182,7 @@ impl DbErrorKind {
             "40P01" => Self::Deadlock,
             "57014" => Self::QueryCanceled,
             "42P01" | "3F000" => Self::UndefinedTable,
+            "42883" => Self::UndefinedFunction,
             "25P02" => Self::TransactionAborted,
             c if c.starts_with("22") => Self::DataException,
             _ => Self::Other,

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
+use crate::receipt::{Fence, Receipt};
 use crate::types::Message;
 
 /// How long a typed [`pop`](QueueExt::pop) holds messages between claiming and deleting them.
@@ -89,6 +90,9 @@ pub trait QueueExt: Queue {
     }
 
     /// Moves one message's visibility; returns it updated, or `None` if it does not exist.
+    ///
+    /// Unfenced (pgmq compatible): it acts even if another reader has got the message since.
+    /// [`set_vt_receipt`](Self::set_vt_receipt) acts only for the reader that still holds it.
     async fn set_vt(
         &self,
         queue: &QueueName,
@@ -99,13 +103,70 @@ pub trait QueueExt: Queue {
     }
 
     /// Deletes one message; returns whether it existed.
+    ///
+    /// Unfenced (pgmq compatible): it deletes the message even if another reader has got it
+    /// since. [`delete_receipt`](Self::delete_receipt) acts only for the reader that still
+    /// holds it.
     async fn delete(&self, queue: &QueueName, msg_id: i64) -> Result<bool> {
         Ok(!self.delete_batch(queue, &[msg_id]).await?.is_empty())
     }
 
     /// Archives one message; returns whether it existed.
+    ///
+    /// Unfenced (pgmq compatible): it archives the message even if another reader has got it
+    /// since. [`archive_receipt`](Self::archive_receipt) acts only for the reader that still
+    /// holds it.
     async fn archive(&self, queue: &QueueName, msg_id: i64) -> Result<bool> {
         Ok(!self.archive_batch(queue, &[msg_id]).await?.is_empty())
+    }
+
+    /// Deletes the message `receipt` names if nobody has read it since; see
+    /// [`Queue::delete_receipts`]. [`Fence::Stale`] (not an error) when someone has, or when
+    /// the message no longer exists.
+    async fn delete_receipt(&self, queue: &QueueName, receipt: Receipt) -> Result<Fence> {
+        only(
+            self.delete_receipts(queue, &[receipt]).await?,
+            "delete_receipts",
+        )
+    }
+
+    /// Archives the message `receipt` names if nobody has read it since; see
+    /// [`Queue::archive_receipts`]. [`Fence::Stale`] (not an error) when someone has, or when
+    /// the message no longer exists.
+    async fn archive_receipt(&self, queue: &QueueName, receipt: Receipt) -> Result<Fence> {
+        only(
+            self.archive_receipts(queue, &[receipt]).await?,
+            "archive_receipts",
+        )
+    }
+
+    /// Moves the visibility of the message `receipt` names if nobody has read it since; see
+    /// [`Queue::set_vt_receipts`]. Returns the message updated, or `None` when the receipt is
+    /// stale. The receipt stays current (a visibility change is not a read), so a long
+    /// handler extends its claim with it and then acknowledges with it.
+    async fn set_vt_receipt(
+        &self,
+        queue: &QueueName,
+        receipt: Receipt,
+        vt: VisibleAt,
+    ) -> Result<Option<Message>> {
+        only(
+            self.set_vt_receipts(queue, &[receipt], vt).await?,
+            "set_vt_receipts",
+        )
+    }
+}
+
+/// The one answer to a one-receipt call of `operation`; a backend that answered with some
+/// other number broke the contract, reported as [`Error::Decode`].
+fn only<T>(mut answers: Vec<T>, operation: &str) -> Result<T> {
+    let n = answers.len();
+    match answers.pop() {
+        Some(answer) if n == 1 => Ok(answer),
+        _ => Err(Error::Decode {
+            reason: format!("{operation}: one receipt got {n} answers"),
+            source: None,
+        }),
     }
 }
 

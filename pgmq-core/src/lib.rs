@@ -1,16 +1,23 @@
 #![doc = include_str!("../README.md")]
 
 pub mod adapter;
+mod attributes;
 pub mod blocking;
 mod checks;
+mod dead_letters;
 mod decode;
 mod error;
 mod ext;
+mod fenced;
 mod name;
 mod ops;
 mod options;
+mod outcomes;
 mod poll;
 mod queue;
+mod receipt;
+mod run;
+mod settings;
 /// Statement builders, public only with the `unstable-sql` feature for the benchmark harness
 /// (its pgbench runs execute exactly these statements). Not a stable API.
 #[cfg(feature = "unstable-sql")]
@@ -21,11 +28,17 @@ pub mod sql;
 mod sql;
 mod types;
 
+pub use attributes::{
+    DeadLetter, Progress, QueueAttributes, RedriveOptions, DEAD_LETTER_AT,
+    DEAD_LETTER_ORIGINAL_HEADERS, DEAD_LETTER_ORIGINAL_ID, DEAD_LETTER_RECEIVE_COUNT,
+    DEAD_LETTER_SOURCE, MAX_RETENTION,
+};
 pub use error::{BoxError, DbErrorKind, Error, Result};
 pub use ext::{QueueExt, POP_CLAIM};
 pub use name::QueueName;
 pub use options::{CreateOptions, ReadOptions, SendOptions, VisibleAt, MAX_BATCH, MAX_DELAY};
 pub use queue::Queue;
+pub use receipt::{Fence, Receipt};
 pub use types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// Re-exported so users name the same `chrono` and `serde_json` types the API uses.
@@ -35,7 +48,7 @@ pub use serde_json;
 /// Everything most programs need: `use pgmq_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CreateOptions, Error, Message, Queue, QueueExt, QueueName, ReadOptions, Result,
-        SendOptions, VisibleAt,
+        CreateOptions, Error, Fence, Message, Queue, QueueExt, QueueName, ReadOptions, Receipt,
+        Result, SendOptions, VisibleAt,
     };
 }

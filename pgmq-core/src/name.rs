@@ -105,6 +105,26 @@ impl TryFrom<String> for QueueName {
     }
 }
 
+/// Serialized as its (lower-case) string.
+impl serde::Serialize for QueueName {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Deserialized from a string, validated as [`QueueName::new`] does.
+impl<'de> serde::Deserialize<'de> for QueueName {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::new(raw).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

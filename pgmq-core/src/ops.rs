@@ -6,32 +6,19 @@ use serde_json::Value;
 
 use crate::adapter::Executor;
 use crate::adapter::Statement;
+use crate::attributes::{QueueAttributes, RedriveOptions};
 use crate::checks::{self, on_queue};
 use crate::decode::{self, Rows};
 use crate::error::{DbErrorKind, Error, Result};
 use crate::name::QueueName;
 use crate::options::{
-    checked_millis, checked_qty, CreateOptions, ReadOptions, SendOptions, VisibleAt,
+    checked_millis, checked_qty, delay_params, CreateOptions, ReadOptions, SendOptions, VisibleAt,
 };
 use crate::queue::Queue;
+use crate::receipt::{Fence, Receipt};
+use crate::run::{on, run};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
-use crate::{poll, sql};
-
-/// Runs `statement`, keeping its column list with the rows.
-async fn run<E: Executor + ?Sized>(executor: &E, statement: Statement) -> Result<Rows> {
-    let columns = statement.columns;
-    let rows = executor.query(statement).await?;
-    Ok(Rows { rows, columns })
-}
-
-/// [`run`] on `queue`, reporting a missing table as [`Error::QueueNotFound`].
-async fn on<E: Executor + ?Sized>(
-    executor: &E,
-    queue: &QueueName,
-    statement: Statement,
-) -> Result<Rows> {
-    run(executor, statement).await.map_err(on_queue(queue))
-}
+use crate::{dead_letters, fenced, outcomes, poll, settings, sql};
 
 /// The statement `build` makes for `ids`, run on `queue` and decoded by `decode`. No ids, no
 /// query.
@@ -59,9 +46,7 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn create(&self, queue: &QueueName, options: CreateOptions) -> Result<()> {
-        self.query(sql::create(queue, options.unlogged))
-            .await
-            .map(drop)
+        settings::create(self, queue, options).await
     }
 
     async fn drop_queue(&self, queue: &QueueName) -> Result<bool> {
@@ -101,23 +86,25 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
-        decode::metrics(on(self, queue, sql::metrics(queue)).await?)
+        let rows = run(self, sql::metrics(queue)).await.map_err(|e| {
+            // `pgmq_rs` or its function missing: this library's install never ran here, which
+            // says nothing about the queue, so it is not reported as a missing queue.
+            if matches!(e.sqlstate(), Some("3F000" | "42883")) {
+                e
+            } else {
+                on_queue(queue)(e)
+            }
+        })?;
+        decode::metrics(rows)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::QueueNotFound {
+                queue: queue.to_string(),
+            })
     }
 
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
-        let mut all = Vec::new();
-        for info in self.list_queues().await? {
-            let Ok(name) = QueueName::new(&info.queue_name) else {
-                continue; // a name only the extension would accept; not ours to measure
-            };
-            match self.metrics(&name).await {
-                Ok(m) => all.push(m),
-                // dropped between the listing and now
-                Err(Error::QueueNotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(all)
+        decode::metrics(run(self, sql::metrics_all()).await?)
     }
 
     async fn send_json(
@@ -126,13 +113,17 @@ impl<E: Executor + ?Sized> Queue for E {
         message: Value,
         options: SendOptions,
     ) -> Result<i64> {
-        let delay = options
-            .delay
-            .unwrap_or(VisibleAt::now())
-            .to_params("delay")?;
+        let delay = delay_params(options.delay)?;
         checks::storable(0, &message)?;
         let st = sql::send(queue, message, delay, options.headers);
-        on(self, queue, st).await?.single()?.int8("msg_id")
+        let ids = outcomes::sent(on(self, queue, st).await?)?;
+        match ids[..] {
+            [id] => Ok(id),
+            _ => Err(Error::Decode {
+                reason: format!("sent 1 message but got {} ids", ids.len()),
+                source: None,
+            }),
+        }
     }
 
     async fn send_batch_json(
@@ -141,10 +132,7 @@ impl<E: Executor + ?Sized> Queue for E {
         messages: Vec<Value>,
         options: SendOptions,
     ) -> Result<Vec<i64>> {
-        let delay = options
-            .delay
-            .unwrap_or(VisibleAt::now())
-            .to_params("delay")?;
+        let delay = delay_params(options.delay)?;
         checks::batch(&messages)?;
         if messages.is_empty() {
             return Ok(Vec::new());
@@ -154,7 +142,7 @@ impl<E: Executor + ?Sized> Queue for E {
         }
         let expected = messages.len();
         let st = sql::send_batch(queue, messages, delay, options.headers);
-        let ids = decode::ids(on(self, queue, st).await?)?;
+        let ids = outcomes::sent(on(self, queue, st).await?)?;
         if ids.len() != expected {
             return Err(Error::Decode {
                 reason: format!("sent {expected} messages but got {} ids", ids.len()),
@@ -165,11 +153,16 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
-        let vt = checked_millis(options.vt, "visibility timeout")?;
+        let vt = options
+            .vt
+            .map(|vt| checked_millis(vt, "visibility timeout"))
+            .transpose()?;
         let qty = checked_qty(options.qty, "quantity")?;
-        let read_once = || async {
-            let st = sql::read(queue, vt, qty, options.filter.clone());
-            decode::messages(on(self, queue, st).await?)
+        let filter = &options.filter;
+        let read_once = || {
+            dead_letters::claim(self, queue, qty, move |n| {
+                sql::read(queue, vt, n, filter.clone())
+            })
         };
         match options.wait {
             None => read_once().await,
@@ -180,8 +173,8 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
-        let st = sql::pop(queue, checked_qty(qty, "quantity")?);
-        decode::messages(on(self, queue, st).await?)
+        let qty = checked_qty(qty, "quantity")?;
+        dead_letters::claim(self, queue, qty, |n| sql::pop(queue, n)).await
     }
 
     async fn set_vt_batch(
@@ -212,5 +205,42 @@ impl<E: Executor + ?Sized> Queue for E {
     ) -> Result<Vec<ArchivedMessage>> {
         let build = |ids| sql::read_archive(queue, ids);
         by_ids(self, queue, msg_ids, build, decode::archived).await
+    }
+
+    async fn delete_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
+        fenced::acknowledge(self, queue, receipts, false).await
+    }
+
+    async fn archive_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+    ) -> Result<Vec<Fence>> {
+        fenced::acknowledge(self, queue, receipts, true).await
+    }
+
+    async fn set_vt_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+        vt: VisibleAt,
+    ) -> Result<Vec<Option<Message>>> {
+        fenced::set_vt(self, queue, receipts, vt).await
+    }
+
+    async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
+        settings::attributes(self, queue).await
+    }
+
+    async fn set_attributes(&self, queue: &QueueName, attributes: QueueAttributes) -> Result<()> {
+        settings::set_attributes(self, queue, attributes).await
+    }
+
+    async fn trim_archive(&self, queue: &QueueName) -> Result<u64> {
+        settings::trim_archive(self, queue).await
+    }
+
+    async fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
+        dead_letters::redrive(self, dead_letter_queue, options).await
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::attributes::QueueAttributes;
 use crate::error::{Error, Result};
 
 /// The most messages one call may send, read, pop or act on.
@@ -54,6 +55,17 @@ impl From<DateTime<Utc>> for VisibleAt {
     }
 }
 
+/// A send's delay as statement parameters: `None` leaves it to the queue's default.
+pub(crate) fn delay_params(
+    delay: Option<VisibleAt>,
+) -> Result<(Option<i64>, Option<DateTime<Utc>>)> {
+    match delay {
+        None => Ok((None, None)),
+        Some(VisibleAt::After(span)) => Ok((Some(checked_millis(span, "delay")?), None)),
+        Some(VisibleAt::At(at)) => Ok((None, Some(at))),
+    }
+}
+
 /// A span in whole milliseconds, if it is within [`MAX_DELAY`].
 pub(crate) fn checked_millis(span: Duration, argument: &'static str) -> Result<i64> {
     if span > MAX_DELAY {
@@ -77,11 +89,15 @@ pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
 }
 
 /// Options for `create`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CreateOptions {
     /// Create the queue table `UNLOGGED`: faster writes, emptied by a crash or failover.
     pub unlogged: bool,
+    /// Attributes to set when the queue is created (see
+    /// [`Queue::set_attributes`](crate::Queue::set_attributes)); `None` leaves an existing
+    /// queue's attributes as they are.
+    pub attributes: Option<QueueAttributes>,
 }
 
 impl CreateOptions {
@@ -92,7 +108,17 @@ impl CreateOptions {
 
     /// An `UNLOGGED` queue.
     pub fn unlogged() -> Self {
-        Self { unlogged: true }
+        Self {
+            unlogged: true,
+            ..Self::default()
+        }
+    }
+
+    /// Set `attributes` when creating the queue. Creating a queue that exists replaces its
+    /// attributes with these.
+    pub fn attributes(mut self, attributes: QueueAttributes) -> Self {
+        self.attributes = Some(attributes);
+        self
     }
 }
 
@@ -101,14 +127,15 @@ impl CreateOptions {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct SendOptions {
-    /// When the messages become visible; `None` means at once.
+    /// When the messages become visible; `None` means after the queue's default delay
+    /// ([`QueueAttributes::default_delay`]), else at once.
     pub delay: Option<VisibleAt>,
     /// Headers stored beside each message (any JSON; an object by convention).
     pub headers: Option<Value>,
 }
 
 impl SendOptions {
-    /// Visible at once, no headers.
+    /// The queue's default delay (else visible at once), no headers.
     pub fn new() -> Self {
         Self::default()
     }
@@ -136,8 +163,9 @@ impl SendOptions {
 #[non_exhaustive]
 pub struct ReadOptions {
     /// How long the messages stay invisible to other readers, at most [`MAX_DELAY`].
-    /// Default 30 s.
-    pub vt: Duration,
+    /// `None` (the default): the queue's default visibility timeout
+    /// ([`QueueAttributes::default_vt`]), else 30 s.
+    pub vt: Option<Duration>,
     /// How many messages at most, 1 to [`MAX_BATCH`]. Default 1.
     pub qty: usize,
     /// Only messages whose JSON contains this value (Postgres' `@>`).
@@ -151,7 +179,7 @@ pub struct ReadOptions {
 impl Default for ReadOptions {
     fn default() -> Self {
         Self {
-            vt: Duration::from_secs(30),
+            vt: None,
             qty: 1,
             filter: None,
             wait: None,
@@ -161,14 +189,14 @@ impl Default for ReadOptions {
 }
 
 impl ReadOptions {
-    /// One message, 30 s visibility timeout, no filter, no wait.
+    /// One message, the queue's default visibility timeout (else 30 s), no filter, no wait.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Set the visibility timeout.
     pub fn vt(mut self, vt: Duration) -> Self {
-        self.vt = vt;
+        self.vt = Some(vt);
         self
     }
 

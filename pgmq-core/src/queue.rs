@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::attributes::{QueueAttributes, RedriveOptions};
+use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
+use crate::receipt::{Fence, Receipt};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// A message queue in Postgres: the operations every backend provides.
@@ -50,13 +52,30 @@ pub trait Queue: Send + Sync {
     /// Every queue in `pgmq.meta`, by name. Empty when nothing is installed.
     async fn list_queues(&self) -> Result<Vec<QueueInfo>>;
 
-    /// Length, visible length, ages and total sent for one queue.
+    /// One queue's snapshot: its length; how many of its messages are visible, in flight and
+    /// delayed; the ages of its newest, oldest and oldest visible messages; the total ever
+    /// sent; and its dead-letter queue's length when one is set. One scan of the queue
+    /// table, at one server instant.
+    ///
+    /// Needs this library's [`install`](Self::install) (or any [`create`](Self::create)) to
+    /// have run once in the database, as it creates the `pgmq_rs.metrics` function this
+    /// calls. In a database where only the pgmq extension (or an older pgmq-rs) ran, this
+    /// fails with [`Error::Database`] of kind
+    /// [`UndefinedFunction`](crate::DbErrorKind::UndefinedFunction) (or
+    /// [`UndefinedTable`](crate::DbErrorKind::UndefinedTable) when schema `pgmq_rs` is
+    /// missing), never with `QueueNotFound`.
     async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics>;
 
-    /// [`metrics`](Self::metrics) for every queue in `pgmq.meta`.
+    /// [`metrics`](Self::metrics) for every queue in `pgmq.meta`, by name, in one statement
+    /// (queues made by the extension under names [`QueueName`] rejects included). A queue
+    /// dropped while it runs is left out. Needs [`install`](Self::install) as `metrics`
+    /// does. Like the extension's `metrics_all`, it holds a share lock on every queue table
+    /// until it ends, so thousands of queues may need a larger `max_locks_per_transaction`.
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>>;
 
-    /// Sends one message; returns its id.
+    /// Sends one message; returns its id. Without a delay in `options`, the queue's default
+    /// delay applies; a message over the queue's maximum size is [`Error::MessageTooLarge`]
+    /// and nothing is written.
     async fn send_json(
         &self,
         queue: &QueueName,
@@ -64,8 +83,11 @@ pub trait Queue: Send + Sync {
         options: SendOptions,
     ) -> Result<i64>;
 
-    /// Sends up to [`MAX_BATCH`](crate::MAX_BATCH) messages in one statement, all or nothing. Returns their ids
-    /// in input order. An empty batch returns an empty list without touching the database.
+    /// Sends up to [`MAX_BATCH`](crate::MAX_BATCH) messages in one statement, all or
+    /// nothing. Returns their ids in input order. An empty batch returns an empty list
+    /// without touching the database. Defaults and the size limit apply as for
+    /// [`send_json`](Self::send_json): one message over the limit and nothing of the batch is
+    /// written.
     async fn send_batch_json(
         &self,
         queue: &QueueName,
@@ -77,13 +99,26 @@ pub trait Queue: Send + Sync {
     /// `read_ct` and setting `last_read_at`. Messages that became visible first come first;
     /// the returned list is in `msg_id` order. With `options.wait`, waits up to that long for
     /// a message to appear. Two readers never get the same message within its visibility
-    /// timeout.
+    /// timeout. Each message's [`receipt`](Message::receipt) names this read, for the
+    /// fenced acknowledgements ([`delete_receipts`](Self::delete_receipts), …).
+    ///
+    /// Without `options.vt`, the queue's default visibility timeout applies, else 30 s. On a
+    /// queue with a dead-letter policy, a message already received `max_receive_count` times
+    /// is never handed out again: the read moves it to the dead-letter queue instead (with
+    /// its origin in `x-pgmq-dead-letter-*` headers) and returns the others, claiming again
+    /// for the places it took.
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>>;
 
-    /// Reads and deletes up to `qty` visible messages in one statement.
+    /// Reads and deletes up to `qty` visible messages in one statement. The dead-letter
+    /// policy applies as for [`read_json`](Self::read_json): a message past its receive
+    /// count moves to the dead-letter queue instead of being returned.
     async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>>;
 
     /// Moves the visibility of the given messages; returns the ones that exist, updated.
+    ///
+    /// Unfenced, as in the pgmq extension: it acts on a message whoever read it last. To
+    /// extend only the messages this reader still holds, use
+    /// [`set_vt_receipts`](Self::set_vt_receipts).
     async fn set_vt_batch(
         &self,
         queue: &QueueName,
@@ -92,10 +127,18 @@ pub trait Queue: Send + Sync {
     ) -> Result<Vec<Message>>;
 
     /// Deletes the given messages; returns the ids actually deleted, ascending.
+    ///
+    /// Unfenced, as in the pgmq extension: it deletes a message even if another reader has
+    /// got it since this one read it. To acknowledge only what this reader still holds, use
+    /// [`delete_receipts`](Self::delete_receipts).
     async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>>;
 
     /// Moves the given messages to the archive (`pgmq.a_<name>`, stamped `archived_at`);
     /// returns the ids actually archived, ascending.
+    ///
+    /// Unfenced, as in the pgmq extension: it archives a message even if another reader has
+    /// got it since this one read it. To acknowledge only what this reader still holds, use
+    /// [`archive_receipts`](Self::archive_receipts).
     async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>>;
 
     /// Looks up archived messages by id; missing ids are left out.
@@ -104,4 +147,155 @@ pub trait Queue: Send + Sync {
         queue: &QueueName,
         msg_ids: &[i64],
     ) -> Result<Vec<ArchivedMessage>>;
+
+    /// Deletes the messages whose [`Receipt`]s are still current: fenced acknowledgement.
+    ///
+    /// # Behavior
+    /// - A receipt acts only if nobody has read its message since the read that gave it
+    ///   (the message's `read_ct` is still the receipt's). Otherwise it is
+    ///   [`Fence::Stale`] and nothing changes for that message; so is a receipt for a
+    ///   message that no longer exists (already acknowledged) or never did. Stale is an
+    ///   answer, not an error.
+    /// - Returns one [`Fence`] per receipt, in input order. A receipt given twice is
+    ///   answered twice, alike.
+    /// - All receipts are acted on in one statement. At most [`MAX_BATCH`](crate::MAX_BATCH)
+    ///   receipts, else [`Error::InvalidArgument`] (`"receipt list"`) and nothing changes; no
+    ///   receipts, an empty answer without touching the database.
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn delete_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
+        let _ = (queue, receipts);
+        Err(Error::Unsupported {
+            operation: "delete_receipts",
+        })
+    }
+
+    /// Moves the messages whose [`Receipt`]s are still current to the archive
+    /// (`pgmq.a_<name>`, stamped `archived_at`): fenced acknowledgement.
+    ///
+    /// # Behavior
+    /// - A receipt acts only if nobody has read its message since the read that gave it.
+    ///   Otherwise it is [`Fence::Stale`] and nothing changes for that message; so is a
+    ///   receipt for a message that no longer exists or never did. Stale is an answer, not
+    ///   an error.
+    /// - Returns one [`Fence`] per receipt, in input order.
+    /// - At most [`MAX_BATCH`](crate::MAX_BATCH) receipts, else
+    ///   [`Error::InvalidArgument`] (`"receipt list"`) and nothing changes; no receipts, an
+    ///   empty answer without touching the database.
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn archive_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+    ) -> Result<Vec<Fence>> {
+        let _ = (queue, receipts);
+        Err(Error::Unsupported {
+            operation: "archive_receipts",
+        })
+    }
+
+    /// Moves the visibility of the messages whose [`Receipt`]s are still current to `vt`:
+    /// how a long-running handler extends its claim, or releases it early, without touching
+    /// a message someone else has read since.
+    ///
+    /// # Behavior
+    /// - A receipt acts only if nobody has read its message since the read that gave it.
+    ///   Otherwise it is stale and nothing changes for that message; so is a receipt for a
+    ///   message that no longer exists or never did. Stale is an answer, not an error.
+    /// - Returns one entry per receipt, in input order: the message as updated, or `None`
+    ///   for a stale receipt.
+    /// - Moving the visibility does not count as a read (`read_ct` is unchanged), so the
+    ///   receipt stays current: extend with it, then delete or archive with it.
+    /// - `vt` is checked as for [`set_vt_batch`](Self::set_vt_batch) (at most
+    ///   [`MAX_DELAY`](crate::MAX_DELAY) ahead). At most [`MAX_BATCH`](crate::MAX_BATCH)
+    ///   receipts, else [`Error::InvalidArgument`] (`"receipt list"`) and nothing changes;
+    ///   no receipts, an empty answer without touching the database.
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn set_vt_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+        vt: VisibleAt,
+    ) -> Result<Vec<Option<Message>>> {
+        let _ = (queue, receipts, vt);
+        Err(Error::Unsupported {
+            operation: "set_vt_receipts",
+        })
+    }
+
+    /// The queue's attributes (all `None` for a queue without any, such as one made by the
+    /// pgmq extension).
+    ///
+    /// # Behavior
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "attributes",
+        })
+    }
+
+    /// Replaces the queue's attributes with `attributes` (a field left `None` is unset).
+    /// They apply from the next operation on: defaults to sends and reads that give none,
+    /// the size limit to sends, the dead-letter policy to reads, the retention to
+    /// [`trim_archive`](Self::trim_archive).
+    ///
+    /// # Behavior
+    /// - Bad values are [`Error::InvalidArgument`] before any SQL (spans over their limits,
+    ///   a maximum size of 0, a maximum receive count of 0, a queue as its own dead-letter
+    ///   queue); a dead-letter queue that does not exist or would close a cycle is
+    ///   [`Error::InvalidAttributes`]; an unknown queue is [`Error::QueueNotFound`]. In every
+    ///   case nothing changes.
+    /// - Changes to attributes are serialized, so two concurrent changes cannot form a cycle.
+    /// - The default body answers [`Error::Unsupported`].
+    async fn set_attributes(&self, queue: &QueueName, attributes: QueueAttributes) -> Result<()> {
+        let _ = (queue, attributes);
+        Err(Error::Unsupported {
+            operation: "set_attributes",
+        })
+    }
+
+    /// Maintenance: deletes archived messages older than the queue's archive retention,
+    /// oldest first, in chunks of at most [`MAX_BATCH`](crate::MAX_BATCH) rows, each its own
+    /// statement (so a long trim never holds a long lock or a large transaction, except inside
+    /// the caller's own transaction). Returns how many it deleted; 0 without a retention.
+    ///
+    /// # Behavior
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn trim_archive(&self, queue: &QueueName) -> Result<u64> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "trim_archive",
+        })
+    }
+
+    /// Moves messages out of a dead-letter queue, like SQS's message move task: back to the
+    /// queue each came from (its [`DEAD_LETTER_SOURCE`](crate::DEAD_LETTER_SOURCE) header),
+    /// or all to [`RedriveOptions::to`]. Returns how many moved.
+    ///
+    /// # Behavior
+    /// - Visible messages move, oldest first, in chunks of [`RedriveOptions::chunk`], each
+    ///   chunk one statement and so its own transaction: an interruption (an error, a lost
+    ///   connection, the task dropped) loses and duplicates nothing, and running it again
+    ///   moves the rest.
+    /// - Moved messages arrive as new messages, visible at once, with their body and their
+    ///   original headers (the `x-pgmq-dead-letter-*` ones removed).
+    /// - Without [`RedriveOptions::to`], messages without a source header stay.
+    /// - [`RedriveOptions::max`] bounds the total, [`RedriveOptions::per_second`] the rate;
+    ///   [`RedriveOptions::progress`] is called after each chunk with the total so far.
+    /// - An unknown queue (dead-letter, target, or a message's source) is
+    ///   [`Error::QueueNotFound`]; a chunk of 0 or over [`MAX_BATCH`](crate::MAX_BATCH) is
+    ///   [`Error::InvalidArgument`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
+        let _ = (dead_letter_queue, options);
+        Err(Error::Unsupported {
+            operation: "redrive",
+        })
+    }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::receipt::Receipt;
 
 /// A message read from a queue.
 ///
@@ -53,6 +54,14 @@ impl<T> Message<T> {
             message,
             headers,
         }
+    }
+
+    /// This read's [`Receipt`]: the message's id and the read count at which this reader got
+    /// it. Acknowledging or extending with it (e.g.
+    /// [`QueueExt::delete_receipt`](crate::QueueExt::delete_receipt)) acts only if nobody
+    /// has read the message since.
+    pub fn receipt(&self) -> Receipt {
+        Receipt::new(self.msg_id, self.read_ct)
     }
 }
 
@@ -106,8 +115,27 @@ pub struct QueueMetrics {
     pub oldest_msg_age_sec: Option<i32>,
     /// Messages ever sent to the queue (including deleted and archived ones).
     pub total_messages: i64,
-    /// When the snapshot was taken (server clock).
+    /// When the snapshot was taken (server clock). Every count and age is measured at this
+    /// one instant.
     pub scrape_time: DateTime<Utc>,
+    /// Messages in flight: read and not yet visible again (SQS's
+    /// `ApproximateNumberOfMessagesNotVisible`). Visible, in-flight and delayed messages add
+    /// up to [`queue_length`](Self::queue_length).
+    #[serde(default)]
+    pub queue_in_flight_length: i64,
+    /// Messages never read and not yet visible, such as those sent with a delay (SQS's
+    /// `ApproximateNumberOfMessagesDelayed`).
+    #[serde(default)]
+    pub queue_delayed_length: i64,
+    /// Seconds since the oldest visible message was sent; `None` when no message is visible.
+    #[serde(default)]
+    pub oldest_visible_msg_age_sec: Option<i32>,
+    /// The queue's dead-letter queue, when one is set.
+    #[serde(default)]
+    pub dead_letter_queue: Option<String>,
+    /// Messages in the dead-letter queue; `None` when no dead-letter queue is set.
+    #[serde(default)]
+    pub dead_letter_queue_length: Option<i64>,
 }
 
 /// A queue as listed in `pgmq.meta`.
@@ -136,7 +164,11 @@ impl ArchivedMessage {
 }
 
 impl QueueMetrics {
-    /// A snapshot as a backend measured it.
+    /// A snapshot as a backend measured it, with the extension's fields. The others start
+    /// empty (no message in flight or delayed, no visible age, no dead-letter queue); fill
+    /// them with [`with_counts`](Self::with_counts),
+    /// [`with_oldest_visible_age`](Self::with_oldest_visible_age) and
+    /// [`with_dead_letter_queue`](Self::with_dead_letter_queue).
     pub fn new(
         queue_name: String,
         queue_length: i64,
@@ -154,7 +186,35 @@ impl QueueMetrics {
             oldest_msg_age_sec,
             total_messages,
             scrape_time,
+            queue_in_flight_length: 0,
+            queue_delayed_length: 0,
+            oldest_visible_msg_age_sec: None,
+            dead_letter_queue: None,
+            dead_letter_queue_length: None,
         }
+    }
+
+    /// Sets the messages in flight and the delayed ones.
+    #[must_use]
+    pub fn with_counts(mut self, in_flight: i64, delayed: i64) -> Self {
+        self.queue_in_flight_length = in_flight;
+        self.queue_delayed_length = delayed;
+        self
+    }
+
+    /// Sets the age of the oldest visible message (`None`: no message is visible).
+    #[must_use]
+    pub fn with_oldest_visible_age(mut self, secs: Option<i32>) -> Self {
+        self.oldest_visible_msg_age_sec = secs;
+        self
+    }
+
+    /// Sets the dead-letter queue and how many messages it holds.
+    #[must_use]
+    pub fn with_dead_letter_queue(mut self, name: impl Into<String>, length: i64) -> Self {
+        self.dead_letter_queue = Some(name.into());
+        self.dead_letter_queue_length = Some(length);
+        self
     }
 }
 

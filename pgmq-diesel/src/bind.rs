@@ -27,6 +27,7 @@ pub(crate) fn query(statement: Statement) -> Result<CoreQuery> {
     for param in statement.params {
         inner = match param {
             Param::Int8(v) => inner.bind::<BigInt, i64>(v),
+            Param::NullableInt8(v) => inner.bind::<Nullable<BigInt>, Option<i64>>(v),
             Param::Text(v) => inner.bind::<Text, String>(v),
             Param::Timestamptz(v) => inner.bind::<Nullable<Timestamptz>, Option<DateTime<Utc>>>(v),
             Param::Jsonb(v) => inner.bind::<Nullable<Jsonb>, Option<Value>>(v),

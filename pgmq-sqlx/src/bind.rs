@@ -12,6 +12,7 @@ pub(crate) fn query(statement: Statement) -> Result<Query<'static, Postgres, PgA
     for param in statement.params {
         query = match param {
             Param::Int8(v) => query.bind(v),
+            Param::NullableInt8(v) => query.bind(v),
             Param::Text(v) => query.bind(v),
             Param::Timestamptz(v) => query.bind(v),
             Param::Jsonb(v) => query.bind(v),

@@ -105,3 +105,59 @@ async fn a_terminated_connection_is_a_connection_error() {
         other => panic!("expected Connection, got {other:?}"),
     }
 }
+
+/// A database where this library's own objects (schema `pgmq_rs`) are missing, as where only
+/// the pgmq extension made the queues: operations install them on first need and work.
+#[tokio::test]
+async fn queues_work_in_a_database_where_this_library_was_never_installed() {
+    let admin = SqlxQueue::connect(&url()).await.expect("connect");
+    let db = format!("pgmq_rs_fresh_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(admin.pool())
+        .await
+        .expect("drop database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(admin.pool())
+        .await
+        .expect("create database");
+    let queue = SqlxQueue::connect(&with_database(&url(), &db))
+        .await
+        .expect("connect");
+    let name = queue_with(&queue, "uninstalled").await;
+    sqlx::query("DROP SCHEMA pgmq_rs CASCADE")
+        .execute(queue.pool())
+        .await
+        .expect("remove this library's objects");
+    let id = queue
+        .send(&name, &json!("still works"), SendOptions::new())
+        .await
+        .expect("send reinstalls what it needs");
+    let got = queue
+        .read_json(&name, ReadOptions::new())
+        .await
+        .expect("read");
+    assert_eq!(got[0].msg_id, id);
+    assert_eq!(queue.metrics(&name).await.expect("metrics").queue_length, 1);
+    queue.pool().close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(admin.pool())
+    .await
+    .expect("drop database");
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host_end = base
+        .rfind('/')
+        .filter(|&i| i > base.find("//").map_or(0, |j| j + 1));
+    let base = host_end.map_or(base, |i| &base[..i]);
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}

@@ -15,6 +15,7 @@ pub(crate) fn params(params: Vec<Param>) -> Result<Vec<Bound>> {
 fn param(param: Param) -> Result<Bound> {
     Ok(match param {
         Param::Int8(v) => (Box::new(v), Type::INT8),
+        Param::NullableInt8(v) => (Box::new(v), Type::INT8),
         Param::Text(v) => (Box::new(v), Type::TEXT),
         Param::Timestamptz(v) => (Box::new(v), Type::TIMESTAMPTZ),
         Param::Jsonb(v) => (Box::new(v), Type::JSONB),

@@ -19,7 +19,11 @@ fn install_body() -> String {
     is_partitioned BOOLEAN NOT NULL,
     is_unlogged BOOLEAN NOT NULL,
     created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL
-  );"
+  );
+  {attributes}
+  {metrics}",
+        attributes = super::attributes::ddl(),
+        metrics = super::metrics::install_metrics_body(),
     )
 }
 
@@ -30,6 +34,19 @@ pub fn install() -> Statement {
         format!("DO $pgmq$\nBEGIN\n  {}\nEND\n$pgmq$", install_body()),
         &[],
     )
+}
+
+/// Whether this library's own objects exist: the attributes table and the metrics function.
+const INSTALLED: &[Column] = &[Column::new("installed", SqlType::Bool)];
+
+/// See [`INSTALLED`].
+pub fn installed() -> Statement {
+    let sql = format!(
+        "SELECT to_regclass('{table}') IS NOT NULL
+   AND to_regprocedure('pgmq_rs.metrics(text)') IS NOT NULL AS installed",
+        table = super::attributes::ATTRIBUTES_TABLE,
+    );
+    Binds::default().finish(sql, INSTALLED)
 }
 
 /// Which table a column definition is for: the queue's ids are generated, the archive's are

@@ -7,14 +7,20 @@
 //! made here work with the extension's functions and the reverse.
 
 mod ack;
+mod attributes;
 mod ddl;
+mod dead_letter;
 mod metrics;
 mod read;
 mod send;
 
-pub use ack::{archive, delete, read_archive, set_vt};
-pub use ddl::{create, drop_queue, install, DropQueue};
-pub use metrics::{list_queues, metrics, purge};
+pub use ack::{
+    archive, archive_fenced, delete, delete_fenced, read_archive, set_vt, set_vt_fenced,
+};
+pub use attributes::{attributes, set_attributes, trim_archive, StoredAttributes};
+pub use ddl::{create, drop_queue, install, installed, DropQueue};
+pub use dead_letter::{dead_letter, oldest_source, redrive};
+pub use metrics::{list_queues, metrics, metrics_all, purge};
 pub use read::{pop, read};
 pub use send::{send, send_batch};
 
@@ -26,7 +32,10 @@ use SqlType::Timestamptz;
 /// A column list: `columns![name: SqlType, …]`.
 macro_rules! columns {
     ($($name:ident: $ty:ident),* $(,)?) => {
-        &[$(Column::new(stringify!($name), SqlType::$ty)),*]
+        &[$($crate::adapter::Column::new(
+            stringify!($name),
+            $crate::adapter::SqlType::$ty,
+        )),*]
     };
 }
 pub(crate) use columns;
@@ -38,23 +47,38 @@ pub const MESSAGE: &[Column] = columns![
     vt: Timestamptz, message: Jsonb, headers: Jsonb,
 ];
 
+/// `base` and then `extra`, as one column list.
+const fn followed_by<const N: usize>(base: &[Column], extra: Column) -> [Column; N] {
+    let mut out = [extra; N];
+    let mut i = 0;
+    while i < base.len() && i < N {
+        out[i] = base[i];
+        i += 1;
+    }
+    out
+}
+
+const ARCHIVED_ROW: [Column; 8] = followed_by(MESSAGE, ARCHIVED_AT);
 /// An archive row: the message columns, then `archived_at`.
-pub const ARCHIVED: &[Column] = &[
-    MESSAGE[0],
-    MESSAGE[1],
-    MESSAGE[2],
-    MESSAGE[3],
-    MESSAGE[4],
-    MESSAGE[5],
-    MESSAGE[6],
-    ARCHIVED_AT,
-];
+pub const ARCHIVED: &[Column] = &ARCHIVED_ROW;
+
+const CLAIMED_ROW: [Column; 8] =
+    followed_by(MESSAGE, Column::new("dead_letter_queue", SqlType::Text));
+/// A claimed row (read, pop): the message columns, then the dead-letter queue it must move
+/// to instead of being handed out (`NULL` for a message handed out).
+pub const CLAIMED: &[Column] = &CLAIMED_ROW;
+
+/// A count of rows acted on.
+const COUNT: &[Column] = columns![count: Int8];
 
 /// The archive's extra column.
 const ARCHIVED_AT: Column = Column::new("archived_at", Timestamptz);
 
 /// Statements that return only message ids.
 pub const IDS: &[Column] = &[MESSAGE[0]];
+
+/// Statements that return what a receipt names: the id and the read count.
+pub const RECEIPTS: &[Column] = &[MESSAGE[0], MESSAGE[1]];
 
 /// `a.msg_id, a.read_ct, …` (or unqualified with an empty `alias`).
 fn column_list(columns: &[Column], alias: &str) -> String {
@@ -147,13 +171,22 @@ mod tests {
     fn every_placeholder_is_cast_and_every_parameter_is_used() {
         let q = name("jobs");
         let all = [
-            send(&q, Value::Null, (0, None), None),
-            send_batch(&q, vec![], (0, None), None),
-            read(&q, 0, 1, None),
+            send(&q, Value::Null, (Some(0), None), None),
+            send_batch(&q, vec![], (None, None), None),
+            read(&q, Some(0), 1, None),
             pop(&q, 1),
+            attributes(&q),
+            set_attributes(&q, StoredAttributes::default())[1].clone(),
+            trim_archive(&q, 10),
+            dead_letter(&q, &name("dlq"), vec![]),
+            oldest_source(&q),
+            redrive(&q, &name("dlq"), Some(&name("src")), 10),
             set_vt(&q, vec![], (0, None)),
             delete(&q, vec![]),
             archive(&q, vec![]),
+            set_vt_fenced(&q, vec![], (0, None)),
+            delete_fenced(&q, vec![]),
+            archive_fenced(&q, vec![]),
             read_archive(&q, vec![]),
             metrics(&q),
             drop_queue(&q).lock,

@@ -1,10 +1,15 @@
-//! Claiming messages: read (hide for a visibility timeout) and pop (delete).
+//! Claiming messages: read (hide for a visibility timeout) and pop (delete), with the
+//! queue's default visibility timeout and dead-letter policy applied in the same statement.
 
 use serde_json::Value;
 
-use super::{column_list, queue_table, Binds, MESSAGE};
+use super::attributes::attribute;
+use super::{column_list, queue_table, Binds, CLAIMED, MESSAGE};
 use crate::adapter::{Param, Statement};
 use crate::name::QueueName;
+
+/// The visibility timeout of a read that gives none and whose queue has no default.
+const DEFAULT_VT_MS: i64 = 30_000;
 
 /// The claim shared by read and pop: up to `limit` visible messages (those matching
 /// `filter`, when given) that became visible first, locked, skipping rows another reader
@@ -26,7 +31,7 @@ fn claim(b: &mut Binds, qt: &str, limit: i64, filter: Option<Option<Value>>) -> 
         None => String::new(),
     };
     format!(
-        "SELECT msg_id FROM {qt}
+        "SELECT msg_id, read_ct FROM {qt}
   WHERE vt <= (SELECT clock_timestamp()){filter}
   ORDER BY vt
   LIMIT {limit}
@@ -34,25 +39,45 @@ fn claim(b: &mut Binds, qt: &str, limit: i64, filter: Option<Option<Value>>) -> 
     )
 }
 
-/// Claims up to `qty` messages matching `filter` and hides them for `vt_ms` milliseconds,
-/// counting the read.
-pub fn read(q: &QueueName, vt_ms: i64, qty: i64, filter: Option<Value>) -> Statement {
+/// Wraps `act` (an `UPDATE` or `DELETE` of the claimed rows that may be handed out, named
+/// `handed`) into a statement returning [`CLAIMED`] rows: the messages handed out, then the
+/// claimed messages already received `max_receive_count` times, which are not handed out
+/// (nor changed) but name the dead-letter queue they must move to.
+fn claimed(q: &QueueName, claim: &str, act: &str) -> String {
+    let max = attribute(q, "max_receive_count");
+    format!(
+        "WITH claimed AS ({claim}),
+handed AS ({act}
+  WHERE m.msg_id = claimed.msg_id AND claimed.read_ct < COALESCE({max}, 2147483647)
+  RETURNING {returning})
+SELECT {columns}, NULL::text AS dead_letter_queue FROM handed
+UNION ALL
+SELECT claimed.msg_id, claimed.read_ct, clock_timestamp(), NULL::timestamptz,
+       clock_timestamp(), NULL::jsonb, NULL::jsonb, {dlq}::text
+FROM claimed WHERE claimed.read_ct >= {max}",
+        returning = column_list(MESSAGE, "m"),
+        columns = column_list(MESSAGE, ""),
+        dlq = attribute(q, "dead_letter_queue"),
+    )
+}
+
+/// Claims up to `qty` messages matching `filter` and hides them for `vt_ms` milliseconds
+/// (`None`: the queue's default, else [`DEFAULT_VT_MS`]), counting the read.
+pub fn read(q: &QueueName, vt_ms: Option<i64>, qty: i64, filter: Option<Value>) -> Statement {
     let qt = queue_table(q);
     let mut b = Binds::default();
-    let vt = b.bind(Param::Int8(vt_ms));
+    let vt = b.bind(Param::NullableInt8(vt_ms));
     let claim = claim(&mut b, &qt, qty, Some(filter));
-    let sql = format!(
-        "WITH claimed AS ({claim})
-UPDATE {qt} m
-SET vt = clock_timestamp() + {vt} * interval '1 millisecond',
-    read_ct = m.read_ct + 1,
-    last_read_at = clock_timestamp()
-FROM claimed
-WHERE m.msg_id = claimed.msg_id
-RETURNING {returning}",
-        returning = column_list(MESSAGE, "m"),
+    let act = format!(
+        "UPDATE {qt} m
+  SET vt = clock_timestamp()
+        + COALESCE({vt}, {default_vt}, {DEFAULT_VT_MS}) * interval '1 millisecond',
+      read_ct = m.read_ct + 1,
+      last_read_at = clock_timestamp()
+  FROM claimed",
+        default_vt = attribute(q, "default_vt_ms"),
     );
-    b.finish(sql, MESSAGE)
+    b.finish(claimed(q, &claim, &act), CLAIMED)
 }
 
 /// Claims and deletes up to `qty` messages in one statement.
@@ -60,15 +85,8 @@ pub fn pop(q: &QueueName, qty: i64) -> Statement {
     let qt = queue_table(q);
     let mut b = Binds::default();
     let claim = claim(&mut b, &qt, qty, None);
-    let sql = format!(
-        "WITH claimed AS ({claim})
-DELETE FROM {qt} m
-USING claimed
-WHERE m.msg_id = claimed.msg_id
-RETURNING {returning}",
-        returning = column_list(MESSAGE, "m"),
-    );
-    b.finish(sql, MESSAGE)
+    let act = format!("DELETE FROM {qt} m\n  USING claimed");
+    b.finish(claimed(q, &claim, &act), CLAIMED)
 }
 
 #[cfg(test)]
@@ -78,28 +96,44 @@ mod tests {
 
     #[test]
     fn read_claims_through_the_vt_index_and_binds_every_value() {
-        let st = read(&name("jobs"), 30_000, 10, None);
-        assert_eq!(
-            st.sql,
-            "WITH claimed AS (SELECT msg_id FROM pgmq.\"q_jobs\"
+        let st = read(&name("jobs"), Some(30_000), 10, None);
+        assert!(st.sql.starts_with(
+            "WITH claimed AS (SELECT msg_id, read_ct FROM pgmq.\"q_jobs\"
   WHERE vt <= (SELECT clock_timestamp()) AND ($3::jsonb IS NULL OR message @> $3::jsonb)
   ORDER BY vt
   LIMIT $2::bigint
-  FOR UPDATE SKIP LOCKED)
-UPDATE pgmq.\"q_jobs\" m
-SET vt = clock_timestamp() + $1::bigint * interval '1 millisecond',
-    read_ct = m.read_ct + 1,
-    last_read_at = clock_timestamp()
-FROM claimed
-WHERE m.msg_id = claimed.msg_id
-RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers"
-        );
+  FOR UPDATE SKIP LOCKED),
+handed AS (UPDATE pgmq.\"q_jobs\" m
+  SET vt = clock_timestamp()
+        + COALESCE($1::bigint, (SELECT default_vt_ms FROM pgmq_rs.queue_attributes \
+WHERE queue_name = 'jobs'), 30000) * interval '1 millisecond',"
+        ));
+        assert!(st.sql.contains(
+            "RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers)"
+        ));
         assert_eq!(
             st.params,
-            vec![Param::Int8(30_000), Param::Int8(10), Param::Jsonb(None)]
+            vec![
+                Param::NullableInt8(Some(30_000)),
+                Param::Int8(10),
+                Param::Jsonb(None)
+            ]
         );
-        assert_eq!(st.columns, MESSAGE);
+        assert_eq!(st.columns, CLAIMED);
         assert!(st.persistent);
+    }
+
+    #[test]
+    fn messages_past_their_receive_count_are_claimed_but_not_handed_out() {
+        let st = read(&name("jobs"), None, 1, None);
+        let max =
+            "(SELECT max_receive_count FROM pgmq_rs.queue_attributes WHERE queue_name = 'jobs')";
+        assert!(st
+            .sql
+            .contains(&format!("claimed.read_ct < COALESCE({max}, 2147483647)")));
+        assert!(st
+            .sql
+            .contains(&format!("FROM claimed WHERE claimed.read_ct >= {max}")));
     }
 
     #[test]
@@ -110,7 +144,7 @@ RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m
             .contains("LIMIT $1::bigint\n  FOR UPDATE SKIP LOCKED)"));
         assert!(st
             .sql
-            .contains("DELETE FROM pgmq.\"q_jobs\" m\nUSING claimed"));
+            .contains("handed AS (DELETE FROM pgmq.\"q_jobs\" m\n  USING claimed"));
         assert_eq!(st.params, vec![Param::Int8(5)]);
     }
 }

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
-    ArchivedMessage, CreateOptions, Error, Message, Queue, QueueInfo, QueueMetrics, QueueName,
-    ReadOptions, Result, SendOptions, VisibleAt,
+    ArchivedMessage, CreateOptions, Error, Fence, Message, Queue, QueueAttributes, QueueInfo,
+    QueueMetrics, QueueName, ReadOptions, Receipt, RedriveOptions, Result, SendOptions, VisibleAt,
 };
 
 /// A [`Queue`] over a [`BlockingQueue`], so the blocking twin of a backend passes the very
@@ -136,5 +136,53 @@ impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
     ) -> Result<Vec<ArchivedMessage>> {
         let (queue, ids) = (queue.clone(), msg_ids.to_vec());
         self.run(move |q| q.read_archive(&queue, &ids)).await
+    }
+
+    async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
+        let queue = queue.clone();
+        self.run(move |q| q.attributes(&queue)).await
+    }
+
+    async fn set_attributes(&self, queue: &QueueName, attributes: QueueAttributes) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.set_attributes(&queue, attributes))
+            .await
+    }
+
+    async fn trim_archive(&self, queue: &QueueName) -> Result<u64> {
+        let queue = queue.clone();
+        self.run(move |q| q.trim_archive(&queue)).await
+    }
+
+    async fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
+        let queue = dead_letter_queue.clone();
+        self.run(move |q| q.redrive(&queue, options)).await
+    }
+
+    async fn delete_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
+        let (queue, receipts) = (queue.clone(), receipts.to_vec());
+        self.run(move |q| q.delete_receipts(&queue, &receipts))
+            .await
+    }
+
+    async fn archive_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+    ) -> Result<Vec<Fence>> {
+        let (queue, receipts) = (queue.clone(), receipts.to_vec());
+        self.run(move |q| q.archive_receipts(&queue, &receipts))
+            .await
+    }
+
+    async fn set_vt_receipts(
+        &self,
+        queue: &QueueName,
+        receipts: &[Receipt],
+        vt: VisibleAt,
+    ) -> Result<Vec<Option<Message>>> {
+        let (queue, receipts) = (queue.clone(), receipts.to_vec());
+        self.run(move |q| q.set_vt_receipts(&queue, &receipts, vt))
+            .await
     }
 }

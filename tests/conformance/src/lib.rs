@@ -151,10 +151,13 @@ pub use tokio as __tokio;
 /// The sources of [`cases`], by module, for [`__check_case_list`].
 const CASE_SOURCES: &[(&str, &str)] = &[
     ("ack", include_str!("cases/ack.rs")),
+    ("attributes", include_str!("cases/attributes.rs")),
+    ("dead_letters", include_str!("cases/dead_letters.rs")),
     ("errors", include_str!("cases/errors.rs")),
     ("lifecycle", include_str!("cases/lifecycle.rs")),
     ("metrics", include_str!("cases/metrics.rs")),
     ("read", include_str!("cases/read.rs")),
+    ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),
     ("transactions", include_str!("cases/transactions.rs")),
 ];

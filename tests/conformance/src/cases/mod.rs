@@ -2,18 +2,24 @@
 //! its own uniquely named queue, and panics with a message saying what broke.
 
 mod ack;
+mod attributes;
+mod dead_letters;
 mod errors;
 mod lifecycle;
 mod metrics;
 mod read;
+mod receipts;
 mod send;
 mod transactions;
 
 pub use ack::*;
+pub use attributes::*;
+pub use dead_letters::*;
 pub use errors::*;
 pub use lifecycle::*;
 pub use metrics::*;
 pub use read::*;
+pub use receipts::*;
 pub use send::*;
 pub use transactions::*;
 

@@ -1,0 +1,126 @@
+//! Claiming with the dead-letter policy applied, and redriving dead letters.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::adapter::{Executor, Statement};
+use crate::attributes::RedriveOptions;
+use crate::checks::on_queue;
+use crate::error::{Error, Result};
+use crate::name::QueueName;
+use crate::options::MAX_BATCH;
+use crate::outcomes::{self, Claimed};
+use crate::run::on;
+use crate::sql;
+use crate::types::Message;
+
+/// How many times one read claims again to replace messages it dead-lettered.
+const MAX_ROUNDS: usize = 8;
+
+/// Claims up to `qty` messages with the statement `build(qty)` makes (a read or a pop).
+///
+/// A claimed message already received `max_receive_count` times is not handed out: the
+/// statement leaves it untouched and names its dead-letter queue, and it is moved there
+/// before this returns (one statement, so it is either still in the queue, visible, or in
+/// the dead-letter queue; never both, never lost). Every reader that claims it leaves it
+/// alone, so it is never handed out again, even if this process dies before moving it: the
+/// next read that meets it moves it. The read then claims again for the places the dead
+/// letters took, so a read returns fewer messages than it could only when there are no more.
+pub(crate) async fn claim<E, B>(
+    executor: &E,
+    queue: &QueueName,
+    qty: i64,
+    build: B,
+) -> Result<Vec<Message>>
+where
+    E: Executor + ?Sized,
+    B: Fn(i64) -> Statement + Send + Sync,
+{
+    let mut handed_out = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let want = qty - i64::try_from(handed_out.len()).unwrap_or(qty);
+        let Claimed { handed, dead } = outcomes::claimed(on(executor, queue, build(want)).await?)?;
+        handed_out.extend(handed);
+        let Some((dlq, ids)) = dead else { break };
+        let moved = sql::dead_letter(queue, &dlq, ids);
+        executor.query(moved).await.map_err(on_queue(&dlq))?;
+        if handed_out.len() >= usize::try_from(qty).unwrap_or_default() {
+            break;
+        }
+    }
+    handed_out.sort_by_key(|m| m.msg_id);
+    Ok(handed_out)
+}
+
+/// Moves dead letters out of `dlq` (see [`Queue::redrive`](crate::Queue::redrive)).
+pub(crate) async fn redrive<E: Executor + ?Sized>(
+    executor: &E,
+    dlq: &QueueName,
+    options: RedriveOptions,
+) -> Result<u64> {
+    if options.chunk == 0 || options.chunk > MAX_BATCH {
+        return Err(Error::invalid(
+            "redrive chunk",
+            format!("{} is outside 1..={MAX_BATCH}", options.chunk),
+        ));
+    }
+    if options.per_second == Some(0) {
+        return Err(Error::invalid("redrive rate", "0 messages per second"));
+    }
+    // Also says QueueNotFound at once for a dead-letter queue that does not exist.
+    let mut next_source = oldest_source(executor, dlq).await?;
+    let started = Instant::now();
+    let mut moved: u64 = 0;
+    loop {
+        let left = options
+            .max
+            .map_or(u64::MAX, |max| max.saturating_sub(moved));
+        let chunk = u64::try_from(options.chunk).unwrap_or(1).min(left);
+        if chunk == 0 {
+            break;
+        }
+        let (to, source) = match &options.to {
+            Some(to) => (to.clone(), None),
+            None => match next_source.take() {
+                Some(source) => (source.clone(), Some(source)),
+                None => break,
+            },
+        };
+        let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+        let st = sql::redrive(dlq, &to, source.as_ref(), limit);
+        // The dead-letter queue exists (looked at above), so a missing table is the target.
+        let n = on(executor, &to, st).await?.single()?.int8("count")?;
+        let n = u64::try_from(n).unwrap_or_default();
+        if n == 0 {
+            break;
+        }
+        moved += n;
+        if options.to.is_none() {
+            next_source = oldest_source(executor, dlq).await?;
+        }
+        if let Some(progress) = &options.progress {
+            progress(moved);
+        }
+        if let Some(rate) = options.per_second {
+            let due = Duration::from_secs_f64(moved as f64 / f64::from(rate));
+            let elapsed = started.elapsed();
+            if due > elapsed {
+                executor.sleep(due - elapsed).await;
+            }
+        }
+    }
+    Ok(moved)
+}
+
+/// The source queue of the oldest dead letter in `dlq` that names a valid one.
+async fn oldest_source<E: Executor + ?Sized>(
+    executor: &E,
+    dlq: &QueueName,
+) -> Result<Option<QueueName>> {
+    let rows = on(executor, dlq, sql::oldest_source(dlq)).await?;
+    match rows.each().next() {
+        None => Ok(None),
+        Some(mut c) => Ok(Some(QueueName::new(c.text("source")?)?)),
+    }
+}

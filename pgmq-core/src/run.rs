@@ -1,0 +1,58 @@
+//! Running core's statements: the column list kept with the rows, missing tables reported as
+//! missing queues, and this library's own objects installed on first need.
+
+use crate::adapter::{Executor, Statement};
+use crate::checks::on_queue;
+use crate::decode::Rows;
+use crate::error::{DbErrorKind, Error, Result};
+use crate::name::QueueName;
+use crate::sql;
+
+/// Runs `statement`, keeping its column list with the rows.
+pub(crate) async fn run<E: Executor + ?Sized>(executor: &E, statement: Statement) -> Result<Rows> {
+    let columns = statement.columns;
+    let rows = executor.query(statement).await?;
+    Ok(Rows { rows, columns })
+}
+
+/// [`run`] on `queue`, reporting a missing table as [`Error::QueueNotFound`].
+///
+/// Statements also read this library's own objects (`pgmq_rs.queue_attributes`, the metrics
+/// function), which `install` and `create` make. In a database where only the pgmq extension
+/// made the queues, they are missing at first: then this installs them and runs the
+/// statement once more, so such queues work as they are. (Not inside the caller's
+/// transaction, which the failed statement has aborted: there the answer stays
+/// `QueueNotFound` until `install` has run.)
+pub(crate) async fn on<E: Executor + ?Sized>(
+    executor: &E,
+    queue: &QueueName,
+    statement: Statement,
+) -> Result<Rows> {
+    let again = statement.clone();
+    match run(executor, statement).await {
+        Err(e) if missing_object(&e) && installs_missing(executor).await => {
+            run(executor, again).await.map_err(on_queue(queue))
+        }
+        other => other.map_err(on_queue(queue)),
+    }
+}
+
+fn missing_object(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Database {
+            kind: DbErrorKind::UndefinedTable | DbErrorKind::UndefinedFunction,
+            ..
+        }
+    )
+}
+
+/// Whether this library's objects were missing and are now installed. Any failure (such as
+/// an aborted transaction) answers `false`.
+async fn installs_missing<E: Executor + ?Sized>(executor: &E) -> bool {
+    let Ok(rows) = run(executor, sql::installed()).await else {
+        return false;
+    };
+    let installed = rows.single().and_then(|mut c| c.boolean("installed"));
+    matches!(installed, Ok(false)) && executor.query(sql::install()).await.is_ok()
+}
