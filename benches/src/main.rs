@@ -9,8 +9,9 @@
 //!
 //! Options: `--quick`, `--tiny` (a smoke test for CI), `--database-url URL` (default:
 //! `DATABASE_URL`, else a throwaway local Postgres), `--out DIR` (default `bench-results`),
-//! `--only W1,W2,...`, `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`. The harness
-//! creates (and drops first) a database `pgmq_bench`.
+//! `--only W1,W2,W2-receipt,W2-dlq,...` (any case; `W5` runs W5-drain too),
+//! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`. The harness creates (and drops
+//! first) a database `pgmq_bench`.
 //!
 //! Everything runs on tokio's current-thread runtime: with the server on the same two cores,
 //! the multi-thread runtime's cross-thread wake-ups cost more than the client work measured,

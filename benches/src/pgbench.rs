@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use pgmq_core::adapter::{Param, Statement};
-use pgmq_core::{sql, QueueName};
+use pgmq_core::{sql, QueueName, Receipt};
 use serde_json::Value;
 
 use crate::system::{Payload, Res};
@@ -73,6 +73,7 @@ impl Script {
             } else {
                 let value = match p {
                     Param::Int8(v) => Some(v.to_string()),
+                    Param::NullableInt8(v) => v.map(|v| v.to_string()),
                     Param::Text(v) => Some(v.clone()),
                     Param::Timestamptz(v) => v.map(|t| t.to_rfc3339()),
                     Param::Jsonb(v) => v.as_ref().map(Value::to_string),
@@ -140,7 +141,7 @@ fn payload_json(i: u64) -> Res<Value> {
 pub(crate) fn w1(q: &QueueName) -> Res<Script> {
     let mut s = Script::new();
     s.add(
-        &sql::send(q, payload_json(1)?, (0, None), None),
+        &sql::send(q, payload_json(1)?, (None, None), None),
         "s",
         &[],
         false,
@@ -151,7 +152,7 @@ pub(crate) fn w1(q: &QueueName) -> Res<Script> {
 /// W2: our read of one, then our delete of the id it returned.
 pub(crate) fn w2(q: &QueueName) -> Res<Script> {
     let mut s = Script::new();
-    s.add(&sql::read(q, 30_000, 1, None), "r", &[], true);
+    s.add(&sql::read(q, Some(30_000), 1, None), "r", &[], true);
     s.add(
         &sql::delete(q, vec![0]),
         "d",
@@ -161,20 +162,45 @@ pub(crate) fn w2(q: &QueueName) -> Res<Script> {
     Ok(s)
 }
 
+/// W2-receipt: our read of one, then our fenced delete of it with the receipt it returned
+/// (the id and read count, both set by `\gset`).
+pub(crate) fn w2_receipt(q: &QueueName) -> Res<Script> {
+    let mut s = Script::new();
+    s.add(&sql::read(q, Some(30_000), 1, None), "r", &[], true);
+    s.add(
+        &sql::delete_fenced(q, vec![Receipt::new(0, 0)]),
+        "d",
+        &[(1, "ARRAY[:msg_id]"), (2, "ARRAY[:read_ct]")],
+        false,
+    );
+    Ok(s)
+}
+
 /// W3: our batch send of 100.
 pub(crate) fn w3(q: &QueueName) -> Res<Script> {
     let batch = (0..100).map(payload_json).collect::<Res<Vec<_>>>()?;
     let mut s = Script::new();
-    s.add(&sql::send_batch(q, batch, (0, None), None), "b", &[], false);
+    s.add(
+        &sql::send_batch(q, batch, (None, None), None),
+        "b",
+        &[],
+        false,
+    );
     Ok(s)
 }
 
 /// W4: our read of 100 (its ids gathered into one array), then our archive of them.
 pub(crate) fn w4(q: &QueueName) -> Res<Script> {
-    let mut read = sql::read(q, 30_000, 100, None);
+    let mut read = sql::read(q, Some(30_000), 100, None);
     // Same claim and update; only the ids are folded into one row for \gset.
-    read.sql = read.sql.replacen("\nUPDATE ", ",\nr AS (UPDATE ", 1)
-        + ") SELECT array_agg(msg_id)::text AS ids FROM r";
+    let end = read
+        .sql
+        .find(")\nSELECT ")
+        .ok_or("the read statement has no final SELECT")?;
+    read.sql = format!(
+        "{})\nSELECT array_agg(msg_id)::text AS ids FROM handed",
+        &read.sql[..end]
+    );
     let mut s = Script::new();
     s.add(&read, "r", &[], true);
     s.add(&sql::archive(q, vec![0]), "a", &[(1, ":ids")], false);

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use pgmq_core::{CreateOptions, Queue, QueueName};
+use pgmq_core::{CreateOptions, Queue, QueueAttributes, QueueName};
 
 use crate::report::{Measurement, Unit, PGBENCH, PGMQ_CRATE};
 use crate::setup::pool_options;
@@ -19,7 +19,8 @@ type MakeScript = fn(&QueueName) -> Res<pgbench::Script>;
 type Concurrent =
     fn(Arc<dyn System>, usize, usize) -> Pin<Box<dyn Future<Output = Res<f64>> + Send>>;
 
-/// One of W1–W4: the same loop on every system, and pgbench on our statements.
+/// One of W1–W4 (and W2's variants): the same loop on every system, and pgbench on our
+/// statements.
 pub(crate) struct Simple {
     pub(crate) name: &'static str,
     pub(crate) size: usize,
@@ -27,41 +28,99 @@ pub(crate) struct Simple {
     pub(crate) script: MakeScript,
     /// Messages per pgbench transaction.
     pub(crate) per_tx: usize,
+    /// Whether pgbench needs the queue filled first (the workload consumes messages).
+    pub(crate) consumes: bool,
+    /// Whether the queue has a dead-letter policy (a second queue, `<name>_dlq`).
+    pub(crate) dead_letter: bool,
+    /// Why the pgmq crate sits this one out, if it does.
+    pub(crate) crate_gap: Option<&'static str>,
 }
 
 impl Simple {
-    pub(crate) fn all(sz: &Sizes) -> [Simple; 4] {
+    pub(crate) fn all(sz: &Sizes) -> [Simple; 6] {
+        let plain = |name, size, measure, script, per_tx, consumes| Simple {
+            name,
+            size,
+            measure,
+            script,
+            per_tx,
+            consumes,
+            dead_letter: false,
+            crate_gap: None,
+        };
         [
+            plain(
+                "W1",
+                sz.w1_sends,
+                |s, n| Box::pin(workloads::w1(s, n)),
+                pgbench::w1,
+                1,
+                false,
+            ),
+            plain(
+                "W2",
+                sz.w2_reads,
+                |s, n| Box::pin(workloads::w2(s, n)),
+                pgbench::w2,
+                1,
+                true,
+            ),
             Simple {
-                name: "W1",
-                size: sz.w1_sends,
-                measure: |s, n| Box::pin(workloads::w1(s, n)),
-                script: pgbench::w1,
-                per_tx: 1,
+                crate_gap: Some("no receipts"),
+                ..plain(
+                    "W2-receipt",
+                    sz.w2_reads,
+                    |s, n| Box::pin(workloads::w2_receipt(s, n)),
+                    pgbench::w2_receipt,
+                    1,
+                    true,
+                )
             },
+            // W2's loop and statements (the read looks the policy up itself).
             Simple {
-                name: "W2",
-                size: sz.w2_reads,
-                measure: |s, n| Box::pin(workloads::w2(s, n)),
-                script: pgbench::w2,
-                per_tx: 1,
+                dead_letter: true,
+                crate_gap: Some("no dead-letter queues"),
+                ..plain(
+                    "W2-dlq",
+                    sz.w2_reads,
+                    |s, n| Box::pin(workloads::w2(s, n)),
+                    pgbench::w2,
+                    1,
+                    true,
+                )
             },
-            Simple {
-                name: "W3",
-                size: sz.w3_batches,
-                measure: |s, n| Box::pin(workloads::w3(s, n)),
-                script: pgbench::w3,
-                per_tx: 100,
-            },
-            Simple {
-                name: "W4",
-                size: sz.w4_batches,
-                measure: |s, n| Box::pin(workloads::w4(s, n)),
-                script: pgbench::w4,
-                per_tx: 100,
-            },
+            plain(
+                "W3",
+                sz.w3_batches,
+                |s, n| Box::pin(workloads::w3(s, n)),
+                pgbench::w3,
+                100,
+                false,
+            ),
+            plain(
+                "W4",
+                sz.w4_batches,
+                |s, n| Box::pin(workloads::w4(s, n)),
+                pgbench::w4,
+                100,
+                true,
+            ),
         ]
     }
+}
+
+/// The receive count of W2-dlq's policy; W2 reads each message once, so none moves.
+const MAX_RECEIVES: u32 = 5;
+
+/// Makes `queue` (already created) dead-letter into a fresh `<queue>_dlq` after
+/// [`MAX_RECEIVES`] receives.
+async fn add_dead_letter(q: &dyn Queue, queue: &QueueName) -> Res<()> {
+    let dlq = QueueName::new(format!("{queue}_dlq"))?;
+    q.drop_queue(&dlq).await?;
+    q.create(&dlq, CreateOptions::new()).await?;
+    let attributes = QueueAttributes::new().dead_letter(dlq, MAX_RECEIVES);
+    q.set_attributes(queue, attributes).await?;
+    Ok(())
 }
 
 /// A system measured twice in W6: on an idle queue and on one with work in flight.
@@ -97,9 +156,22 @@ impl Bench {
 
     /// A fresh queue of ours (dropped first) on `queue`, as a [`System`].
     async fn ours(&self, queue: Arc<dyn Queue>, name: &str) -> Res<Arc<dyn System>> {
+        self.ours_with(queue, name, false).await
+    }
+
+    /// [`ours`](Self::ours), with a dead-letter policy if `dead_letter`.
+    async fn ours_with(
+        &self,
+        queue: Arc<dyn Queue>,
+        name: &str,
+        dead_letter: bool,
+    ) -> Res<Arc<dyn System>> {
         let name = QueueName::new(name.replace('-', "_"))?;
         queue.drop_queue(&name).await?;
         queue.create(&name, CreateOptions::new()).await?;
+        if dead_letter {
+            add_dead_letter(queue.as_ref(), &name).await?;
+        }
         Ok(Arc::new(Ours { queue, name }))
     }
 
@@ -120,19 +192,25 @@ impl Bench {
         Ok(())
     }
 
-    /// W1–W4 on one connection per system.
+    /// W1–W4 (and W2's variants) on one connection per system.
     pub(crate) async fn simple(&mut self, w: &Simple) -> Res<()> {
         println!("{}", w.name);
-        let tag = w.name.to_lowercase();
+        let tag = w.name.to_lowercase().replace('-', "_");
         for (backend, queue) in self.single.clone() {
-            let s = self.ours(queue, &format!("{tag}_{backend}")).await?;
+            let s = self
+                .ours_with(queue, &format!("{tag}_{backend}"), w.dead_letter)
+                .await?;
             let v = (w.measure)(s.as_ref(), w.size).await?;
             self.record(w.name, &format!("pgmq-rs/{backend}"), Unit::MsgsPerS, v, "");
         }
-        if self.crate_on {
-            let s = self.upstream(&format!("{tag}_crate")).await?;
-            let v = (w.measure)(s.as_ref(), w.size).await?;
-            self.record(w.name, PGMQ_CRATE, Unit::MsgsPerS, v, "");
+        match (self.crate_on, w.crate_gap) {
+            (false, _) => {}
+            (true, Some(gap)) => println!("  {:<10} {PGMQ_CRATE:<22} skipped: {gap}", w.name),
+            (true, None) => {
+                let s = self.upstream(&format!("{tag}_crate")).await?;
+                let v = (w.measure)(s.as_ref(), w.size).await?;
+                self.record(w.name, PGMQ_CRATE, Unit::MsgsPerS, v, "");
+            }
         }
         let (Some(bin), Some((_, q))) = (self.pgbench.clone(), self.single.first().cloned()) else {
             return Ok(());
@@ -140,14 +218,26 @@ impl Bench {
         let name = QueueName::new(format!("{tag}_pgbench"))?;
         q.drop_queue(&name).await?;
         q.create(&name, CreateOptions::new()).await?;
-        if w.name == "W2" || w.name == "W4" {
-            let s = Ours {
-                queue: q,
-                name: name.clone(),
-            };
+        if w.dead_letter {
+            add_dead_letter(q.as_ref(), &name).await?;
+        }
+        let s = Ours {
+            queue: q,
+            name: name.clone(),
+        };
+        if w.consumes {
             workloads::fill(&s, (w.size + 1) * w.per_tx, 0).await?;
         }
         let tps = pgbench::run(&bin, &self.url, &(w.script)(&name)?, w.size)?;
+        if w.consumes {
+            // Every transaction must have consumed its messages (a stale fence deletes none).
+            let left = s.queue.metrics(&name).await?.queue_length;
+            if left != w.per_tx as i64 {
+                return Err(
+                    format!("{} pgbench left {left} messages, not {}", w.name, w.per_tx).into(),
+                );
+            }
+        }
         let v = tps * w.per_tx as f64;
         self.record(
             w.name,

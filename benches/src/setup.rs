@@ -52,9 +52,11 @@ impl Args {
         Ok(a)
     }
 
-    /// Whether workload `w` (e.g. `W5`) is to run.
+    /// Whether workload `w` (e.g. `W5`, `W2-receipt`; any case) is to run.
     pub(crate) fn workload(&self, w: &str) -> bool {
-        self.only.as_ref().is_none_or(|o| o.iter().any(|x| x == w))
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|x| x.eq_ignore_ascii_case(w)))
     }
 
     /// Whether system `s` (a backend name, `pgmq-crate` or `pgbench`) is to run.

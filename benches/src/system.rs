@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pgmq_core::{Queue, QueueExt, QueueName, ReadOptions, SendOptions};
+use pgmq_core::{Fence, Queue, QueueExt, QueueName, ReadOptions, Receipt, SendOptions};
 use serde::{Deserialize, Serialize};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -42,6 +42,10 @@ pub(crate) trait System: Send + Sync {
     /// Reads up to `qty` messages with a 30 s visibility timeout; returns their ids.
     async fn read(&self, qty: usize) -> Res<Vec<i64>>;
     async fn delete(&self, id: i64) -> Res<()>;
+    /// As [`read`](Self::read), returning each message's receipt.
+    async fn read_receipts(&self, qty: usize) -> Res<Vec<Receipt>>;
+    /// Deletes the message `receipt` names, fenced; an error unless the delete acted.
+    async fn delete_receipt(&self, receipt: Receipt) -> Res<()>;
     async fn archive_batch(&self, ids: &[i64]) -> Res<()>;
     /// Runs one statement that touches no message (to open a pooled connection).
     async fn touch(&self) -> Res<()>;
@@ -77,6 +81,21 @@ impl System for Ours {
         Ok(())
     }
 
+    async fn read_receipts(&self, qty: usize) -> Res<Vec<Receipt>> {
+        let got = self
+            .queue
+            .read::<Payload>(&self.name, ReadOptions::new().vt_secs(30).qty(qty))
+            .await?;
+        Ok(got.iter().map(|m| m.receipt()).collect())
+    }
+
+    async fn delete_receipt(&self, receipt: Receipt) -> Res<()> {
+        match self.queue.delete_receipt(&self.name, receipt).await? {
+            Fence::Acted => Ok(()),
+            Fence::Stale => Err(format!("fenced delete of {receipt:?} answered stale").into()),
+        }
+    }
+
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {
         self.queue.archive_batch(&self.name, ids).await?;
         Ok(())
@@ -87,6 +106,9 @@ impl System for Ours {
         Ok(())
     }
 }
+
+/// Why the pgmq crate sits out the receipt workloads.
+pub(crate) const NO_RECEIPTS: &str = "the pgmq crate has no receipts";
 
 /// The upstream pgmq crate (sqlx, the extension's SQL functions installed as plain SQL).
 pub(crate) struct Upstream {
@@ -122,6 +144,14 @@ impl System for Upstream {
     async fn delete(&self, id: i64) -> Res<()> {
         self.pgmq.delete(&self.name, id).await?;
         Ok(())
+    }
+
+    async fn read_receipts(&self, _qty: usize) -> Res<Vec<Receipt>> {
+        Err(NO_RECEIPTS.into())
+    }
+
+    async fn delete_receipt(&self, _receipt: Receipt) -> Res<()> {
+        Err(NO_RECEIPTS.into())
     }
 
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {

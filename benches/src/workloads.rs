@@ -1,4 +1,4 @@
-//! W1–W6, written once over [`System`].
+//! W1–W6 (and W2's variants), written once over [`System`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -99,6 +99,23 @@ pub(crate) async fn w2(s: &dyn System, n: usize) -> Res<f64> {
         let ids = s.read(1).await?;
         let id = *ids.first().ok_or("queue ran dry")?;
         s.delete(id).await?;
+    }
+    Ok(rate(n, start))
+}
+
+/// W2-receipt: read one, delete it with the read's receipt (fenced); messages/s. Every
+/// delete must act: a stale answer fails the run.
+pub(crate) async fn w2_receipt(s: &dyn System, n: usize) -> Res<f64> {
+    fill(s, n + 20, 0).await?;
+    for _ in 0..20 {
+        let receipts = s.read_receipts(1).await?;
+        s.delete_receipt(receipts[0]).await?;
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        let receipts = s.read_receipts(1).await?;
+        let receipt = *receipts.first().ok_or("queue ran dry")?;
+        s.delete_receipt(receipt).await?;
     }
     Ok(rate(n, start))
 }
