@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::attributes::attribute;
+use super::attributes::{attribute, ATTRIBUTES_TABLE};
 use super::{columns, queue_table, Binds};
 use crate::adapter::{Column, Param, Statement};
 use crate::name::QueueName;
@@ -48,6 +48,8 @@ pub fn send_batch(
 }
 
 /// The insert shared by [`send`] and [`send_batch`]: `rows` yields `(message, ord)`.
+///
+/// Without a size limit the limit's subquery has no row, so no message's size is computed.
 fn insert(
     q: &QueueName,
     mut b: Binds,
@@ -63,7 +65,8 @@ fn insert(
 m AS ({rows}),
 big AS (
   SELECT m.ord, octet_length(m.message::text)::bigint AS size, l.max
-  FROM m, (SELECT {max_size} AS max) l
+  FROM m, (SELECT max_message_bytes AS max FROM {attributes}
+           WHERE queue_name = '{q}' AND max_message_bytes IS NOT NULL) l
   WHERE octet_length(m.message::text) > l.max
   ORDER BY m.ord LIMIT 1
 ), sent AS (
@@ -81,7 +84,7 @@ SELECT msg_id, NULL::bigint AS too_large_index, NULL::bigint AS too_large_size,
 UNION ALL
 SELECT NULL, ord - 1, size, max FROM big",
         qt = queue_table(q),
-        max_size = attribute(q, "max_message_bytes"),
+        attributes = ATTRIBUTES_TABLE,
         default_delay = attribute(q, "default_delay_ms"),
     );
     b.finish(sql, SENT)
