@@ -9,6 +9,22 @@ use crate::attributes::{
 };
 use crate::name::QueueName;
 
+/// The tail shared by [`dead_letter`] and [`redrive`]: the `moved` rows inserted into `to` as new messages,
+/// visible at once, with `headers` (an expression over the moved row) as their headers, and
+/// the count of them.
+fn insert_moved(to: &QueueName, headers: &str) -> String {
+    format!(
+        "inserted AS (
+  INSERT INTO {tt} (enqueued_at, vt, message, headers)
+  SELECT clock_timestamp(), clock_timestamp(), message, {headers}
+  FROM moved ORDER BY msg_id
+  RETURNING 1
+)
+SELECT count(*)::bigint AS count FROM inserted",
+        tt = queue_table(to),
+    )
+}
+
 /// Moves messages `ids` of `q` into `dlq` in one statement: deleted from `q`, inserted into
 /// `dlq` visible at once, body kept, headers kept with the `x-pgmq-dead-letter-*` ones added.
 /// A message already gone (another reader moved it) is skipped. Returns how many moved.
@@ -20,23 +36,21 @@ pub fn dead_letter(q: &QueueName, dlq: &QueueName, ids: Vec<i64>) -> Statement {
         "WITH moved AS (
   DELETE FROM {qt} WHERE msg_id = ANY({ids})
   RETURNING msg_id, read_ct, message, headers
-), inserted AS (
-  INSERT INTO {dt} (enqueued_at, vt, message, headers)
-  SELECT clock_timestamp(), clock_timestamp(), message,
-    CASE WHEN headers IS NULL THEN '{{}}'::jsonb
+), {insert}",
+        qt = queue_table(q),
+        insert = insert_moved(
+            dlq,
+            &format!(
+                "CASE WHEN headers IS NULL THEN '{{}}'::jsonb
          WHEN jsonb_typeof(headers) = 'object' THEN headers
          ELSE jsonb_build_object('{DEAD_LETTER_ORIGINAL_HEADERS}', headers) END
     || jsonb_build_object(
          '{DEAD_LETTER_SOURCE}', {source},
          '{DEAD_LETTER_ORIGINAL_ID}', msg_id,
          '{DEAD_LETTER_RECEIVE_COUNT}', read_ct,
-         '{DEAD_LETTER_AT}', clock_timestamp())
-  FROM moved ORDER BY msg_id
-  RETURNING 1
-)
-SELECT count(*)::bigint AS count FROM inserted",
-        qt = queue_table(q),
-        dt = queue_table(dlq),
+         '{DEAD_LETTER_AT}', clock_timestamp())"
+            ),
+        ),
     );
     b.finish(sql, COUNT)
 }
@@ -84,22 +98,20 @@ pub fn redrive(
 ), moved AS (
   DELETE FROM {dt} d USING picked WHERE d.msg_id = picked.msg_id
   RETURNING d.msg_id, d.message, d.headers
-), inserted AS (
-  INSERT INTO {tt} (enqueued_at, vt, message, headers)
-  SELECT clock_timestamp(), clock_timestamp(), message,
-    CASE WHEN headers ? '{DEAD_LETTER_ORIGINAL_HEADERS}'
+), {insert}",
+        dt = queue_table(dlq),
+        insert = insert_moved(
+            to,
+            &format!(
+                "CASE WHEN headers ? '{DEAD_LETTER_ORIGINAL_HEADERS}'
            THEN headers->'{DEAD_LETTER_ORIGINAL_HEADERS}'
          WHEN jsonb_typeof(headers) = 'object'
            THEN NULLIF(headers - ARRAY['{DEAD_LETTER_SOURCE}', '{DEAD_LETTER_ORIGINAL_ID}',
                                        '{DEAD_LETTER_RECEIVE_COUNT}', '{DEAD_LETTER_AT}'],
                        '{{}}'::jsonb)
-         ELSE headers END
-  FROM moved ORDER BY msg_id
-  RETURNING 1
-)
-SELECT count(*)::bigint AS count FROM inserted",
-        dt = queue_table(dlq),
-        tt = queue_table(to),
+         ELSE headers END"
+            ),
+        ),
     );
     b.finish(sql, COUNT)
 }
