@@ -249,6 +249,11 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
         block_on(self.bridge.redrive(dead_letter_queue, options))
     }
 
+    /// See [`Queue::peek`].
+    pub fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
+        block_on(self.bridge.peek(queue, qty))
+    }
+
     /// See [`QueueExt::delete_receipt`].
     pub fn delete_receipt(&self, queue: &QueueName, receipt: Receipt) -> Result<Fence> {
         block_on(self.bridge.delete_receipt(queue, receipt))

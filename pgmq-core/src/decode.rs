@@ -169,12 +169,14 @@ pub(crate) fn take_message(c: &mut Cells) -> Result<Message> {
 
 /// Message rows, in `msg_id` order.
 pub(crate) fn messages(rows: Rows) -> Result<Vec<Message>> {
-    let mut out = rows
-        .each()
-        .map(|mut c| take_message(&mut c))
-        .collect::<Result<Vec<_>>>()?;
+    let mut out = messages_in_row_order(rows)?;
     out.sort_by_key(|m| m.msg_id);
     Ok(out)
+}
+
+/// Message rows, in the statement's order (a peek's is the order a read would claim them).
+pub(crate) fn messages_in_row_order(rows: Rows) -> Result<Vec<Message>> {
+    rows.each().map(|mut c| take_message(&mut c)).collect()
 }
 
 /// Archive rows: the message columns, then `archived_at`.

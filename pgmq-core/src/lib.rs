@@ -22,6 +22,9 @@ mod settings;
 /// (its pgbench runs execute exactly these statements). Not a stable API.
 #[cfg(feature = "unstable-sql")]
 #[doc(hidden)]
+// Its docs are for maintainers and link to its private items; `cargo doc --workspace` turns
+// this feature on (for the bench), which would make those links errors.
+#[allow(rustdoc::private_intra_doc_links)]
 pub mod sql;
 #[cfg(not(feature = "unstable-sql"))]
 #[allow(unreachable_pub)]

@@ -243,4 +243,9 @@ impl<E: Executor + ?Sized> Queue for E {
     async fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
         dead_letters::redrive(self, dead_letter_queue, options).await
     }
+
+    async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
+        let qty = checked_qty(qty, "quantity")?;
+        decode::messages_in_row_order(on(self, queue, sql::peek(queue, qty)).await?)
+    }
 }

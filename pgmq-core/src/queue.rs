@@ -298,4 +298,25 @@ pub trait Queue: Send + Sync {
             operation: "redrive",
         })
     }
+
+    /// Looks at up to `qty` visible messages without claiming them: what an operator's
+    /// "show me the queue" needs, and what a read would get next.
+    ///
+    /// # Behavior
+    /// - Returns visible messages in the order a read would claim them: the one that became
+    ///   visible first comes first (`ORDER BY vt`, through the `vt` index, so messages in
+    ///   flight are never walked). The list keeps that order (a read's is by `msg_id`).
+    /// - Claims nothing: no lock is taken, `vt`, `read_ct` and `last_read_at` are unchanged,
+    ///   the dead-letter policy does not apply, and a read afterwards gets the same messages
+    ///   (with `read_ct` 1 for a message never read). Invisible messages (delayed, in flight)
+    ///   are left out.
+    /// - A `qty` outside `1..=`[`MAX_BATCH`](crate::MAX_BATCH) is
+    ///   [`Error::InvalidArgument`] (`"quantity"`) before any SQL; an unknown queue is
+    ///   [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
+        let _ = (queue, qty);
+        Err(Error::Unsupported { operation: "peek" })
+    }
 }

@@ -21,7 +21,7 @@ pub use attributes::{attributes, set_attributes, trim_archive, StoredAttributes}
 pub use ddl::{create, drop_queue, install, installed, DropQueue};
 pub use dead_letter::{dead_letter, oldest_source, redrive};
 pub use metrics::{list_queues, metrics, metrics_all, purge};
-pub use read::{pop, read};
+pub use read::{peek, pop, read};
 pub use send::{send, send_batch};
 
 use crate::adapter::{Column, Param, SqlType, Statement};
@@ -175,6 +175,7 @@ mod tests {
             send_batch(&q, vec![], (None, None), None),
             read(&q, Some(0), 1, None),
             pop(&q, 1),
+            peek(&q, 1),
             attributes(&q),
             set_attributes(&q, StoredAttributes::default())[1].clone(),
             trim_archive(&q, 10),

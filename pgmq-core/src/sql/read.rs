@@ -89,6 +89,24 @@ pub fn pop(q: &QueueName, qty: i64) -> Statement {
     b.finish(claimed(q, &claim, &act), CLAIMED)
 }
 
+/// Up to `qty` visible messages in the order a read would claim them, without claiming:
+/// no lock, no change to `vt` or `read_ct`, and no dead-letter move. The same index scan
+/// as [`claim`]'s (`vt <= (SELECT clock_timestamp())` then `ORDER BY vt`), so it never walks
+/// the messages in flight either.
+pub fn peek(q: &QueueName, qty: i64) -> Statement {
+    let mut b = Binds::default();
+    let limit = b.bind(Param::Int8(qty));
+    let sql = format!(
+        "SELECT {columns} FROM {qt}
+  WHERE vt <= (SELECT clock_timestamp())
+  ORDER BY vt
+  LIMIT {limit}",
+        columns = column_list(MESSAGE, ""),
+        qt = queue_table(q),
+    );
+    b.finish(sql, MESSAGE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::name;
@@ -146,5 +164,21 @@ WHERE queue_name = 'jobs'), 30000) * interval '1 millisecond',"
             .sql
             .contains("handed AS (DELETE FROM pgmq.\"q_jobs\" m\n  USING claimed"));
         assert_eq!(st.params, vec![Param::Int8(5)]);
+    }
+
+    #[test]
+    fn peek_reads_through_the_vt_index_without_locking_or_changing_anything() {
+        let st = peek(&name("jobs"), 5);
+        assert_eq!(
+            st.sql,
+            "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers \
+FROM pgmq.\"q_jobs\"
+  WHERE vt <= (SELECT clock_timestamp())
+  ORDER BY vt
+  LIMIT $1::bigint"
+        );
+        assert_eq!(st.params, vec![Param::Int8(5)]);
+        assert_eq!(st.columns, MESSAGE);
+        assert!(st.persistent);
     }
 }

@@ -185,4 +185,9 @@ impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
         self.run(move |q| q.set_vt_receipts(&queue, &receipts, vt))
             .await
     }
+
+    async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
+        let queue = queue.clone();
+        self.run(move |q| q.peek(&queue, qty)).await
+    }
 }

@@ -156,6 +156,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("errors", include_str!("cases/errors.rs")),
     ("lifecycle", include_str!("cases/lifecycle.rs")),
     ("metrics", include_str!("cases/metrics.rs")),
+    ("peek", include_str!("cases/peek.rs")),
     ("read", include_str!("cases/read.rs")),
     ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),
