@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::adapter::Executor;
 use crate::adapter::Statement;
 use crate::attributes::{QueueAttributes, RedriveOptions};
-use crate::checks::{self, on_queue};
+use crate::checks;
 use crate::decode::{self, Rows};
 use crate::error::{DbErrorKind, Error, Result};
 use crate::name::QueueName;
@@ -16,7 +16,7 @@ use crate::options::{
 };
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
-use crate::run::{on, run};
+use crate::run::{installed, on, run};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 use crate::{dead_letters, fenced, outcomes, poll, settings, sql};
 
@@ -86,16 +86,9 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
-        let rows = run(self, sql::metrics(queue)).await.map_err(|e| {
-            // `pgmq_rs` or its function missing: this library's install never ran here, which
-            // says nothing about the queue, so it is not reported as a missing queue.
-            if matches!(e.sqlstate(), Some("3F000" | "42883")) {
-                e
-            } else {
-                on_queue(queue)(e)
-            }
-        })?;
-        decode::metrics(rows)?
+        // The function reports a missing queue as no row; an error is about this library's
+        // own objects (installed here on first need), not about the queue.
+        decode::metrics(installed(self, sql::metrics(queue)).await?)?
             .into_iter()
             .next()
             .ok_or_else(|| Error::QueueNotFound {
@@ -104,7 +97,7 @@ impl<E: Executor + ?Sized> Queue for E {
     }
 
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
-        decode::metrics(run(self, sql::metrics_all()).await?)
+        decode::metrics(installed(self, sql::metrics_all()).await?)
     }
 
     async fn send_json(

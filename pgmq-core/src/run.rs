@@ -28,12 +28,23 @@ pub(crate) async fn on<E: Executor + ?Sized>(
     queue: &QueueName,
     statement: Statement,
 ) -> Result<Rows> {
+    installed(executor, statement)
+        .await
+        .map_err(on_queue(queue))
+}
+
+/// [`run`], installing this library's objects and running once more if they were missing
+/// (see [`on`]).
+pub(crate) async fn installed<E: Executor + ?Sized>(
+    executor: &E,
+    statement: Statement,
+) -> Result<Rows> {
     let again = statement.clone();
     match run(executor, statement).await {
         Err(e) if missing_object(&e) && installs_missing(executor).await => {
-            run(executor, again).await.map_err(on_queue(queue))
+            run(executor, again).await
         }
-        other => other.map_err(on_queue(queue)),
+        other => other,
     }
 }
 

@@ -23,7 +23,7 @@ fn install_body() -> String {
   {attributes}
   {metrics}",
         attributes = super::attributes::ddl(),
-        metrics = super::metrics::install_metrics_body(),
+        metrics = super::metrics_function::install_metrics_body(),
     )
 }
 

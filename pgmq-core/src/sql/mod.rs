@@ -11,6 +11,7 @@ mod attributes;
 mod ddl;
 mod dead_letter;
 mod metrics;
+mod metrics_function;
 mod read;
 mod send;
 
