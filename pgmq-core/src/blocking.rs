@@ -3,6 +3,10 @@
 //! There is one implementation of the queue's logic, the async one: [`BlockingQueue`] runs
 //! it to completion on the calling thread over a [`BlockingExecutor`], whose statements
 //! complete synchronously, so no async runtime is involved.
+//!
+//! The [`BatchingProducer`](crate::BatchingProducer) is async only (it runs a background task
+//! on the Tokio runtime); a blocking program batches its sends itself with
+//! [`BlockingQueue::send_batch`].
 
 use std::future::Future;
 use std::pin::pin;

@@ -12,8 +12,8 @@
 //! }
 //! ```
 //!
-//! `queue` turns a database URL into a `pgmq_core::Result` of anything that implements
-//! [`Queue`]; `pool` into a `Queue` on a pool of exactly one connection that waits at most
+//! `queue` turns a database URL into a `pgmq_core::Result` of anything `'static` that
+//! implements [`Queue`]; `pool` into a `Queue` on a pool of exactly one connection that waits at most
 //! `wait` for it; `transactions` into a [`TransactionalBackend`]. A backend without a pool or
 //! without transactions says so with `unsupported("why")` in place of the factory: the cases
 //! that need it are then ignored tests with that reason, never passes. A generated test checks
@@ -157,6 +157,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("lifecycle", include_str!("cases/lifecycle.rs")),
     ("metrics", include_str!("cases/metrics.rs")),
     ("peek", include_str!("cases/peek.rs")),
+    ("producer", include_str!("cases/producer.rs")),
     ("read", include_str!("cases/read.rs")),
     ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),

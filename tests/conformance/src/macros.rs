@@ -4,7 +4,8 @@
 /// Expands every conformance case into a `#[test]` for one backend. See the crate docs.
 ///
 /// Three keys, in this order, each a factory or `unsupported("why")`:
-/// - `queue`: `|url: String| async { … }` to a `pgmq_core::Result` of a [`Queue`](pgmq_core::Queue);
+/// - `queue`: `|url: String| async { … }` to a `pgmq_core::Result` of a [`Queue`](pgmq_core::Queue)
+///   that is `'static` (the batching producer's cases own it, as an `Arc<dyn Queue>`);
 /// - `pool`: `|url: String, wait: Duration| async { … }` to a `Result` of a `Queue` on a pool
 ///   of exactly one connection that waits at most `wait` for it;
 /// - `transactions`: `|url: String| async { … }` to a `Result` of a
@@ -135,6 +136,16 @@ macro_rules! __conformance_expand {
             redrive_to_a_named_queue_honours_the_rate,
             redrive_bad_input_is_rejected_and_moves_nothing,
         );
+        $crate::__owned_cases!($queue;
+            batching_producer_gives_each_concurrent_sender_its_own_id,
+            batching_producer_keeps_send_order_within_each_batch,
+            batching_producer_sends_many_messages_in_few_statements,
+            batching_producer_fails_only_the_sender_of_a_nul_message,
+            batching_producer_fails_only_the_senders_of_oversized_messages,
+            batching_producer_to_unknown_queue_fails_every_sender,
+            batching_producer_flushes_when_its_last_handle_is_dropped,
+            batching_producer_rejects_invalid_options,
+        );
         $crate::__tx_cases!([$($tx)*];
             send_in_a_rolled_back_transaction_never_appears,
             send_in_a_committed_transaction_appears,
@@ -164,7 +175,7 @@ macro_rules! __conformance_expand {
                 "unreachable_postgres_is_a_connection_error",
                 "statement_timeout_is_query_canceled",
                 "an_exhausted_pool_is_a_pool_timeout",
-            ], &[__QUEUE_CASES, __TX_CASES]);
+            ], &[__QUEUE_CASES, __OWNED_CASES, __TX_CASES]);
         }
     };
 }
@@ -183,6 +194,25 @@ macro_rules! __queue_cases {
             }
         )*
         const __QUEUE_CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+/// Cases that own the backend, as `Arc<dyn Queue>` (the batching producer's background task
+/// holds its queue), so the `queue` factory's value must be `'static`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __owned_cases {
+    ($queue:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::__run(async {
+                    let backend = ($queue)($crate::__url()).await.expect("connect the backend");
+                    $crate::cases::$case(::std::sync::Arc::new(backend)).await;
+                });
+            }
+        )*
+        const __OWNED_CASES: &[&str] = &[$(stringify!($case)),*];
     };
 }
 

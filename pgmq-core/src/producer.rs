@@ -1,0 +1,525 @@
+//! [`BatchingProducer`]: many concurrent sends, few commits.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::{timeout_at, Instant};
+
+use crate::checks;
+use crate::error::{BoxError, Error, Result};
+use crate::name::QueueName;
+use crate::options::{delay_params, SendOptions, MAX_BATCH};
+use crate::queue::Queue;
+
+/// How a [`BatchingProducer`] forms its batches.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ProducerOptions {
+    /// How long a batch waits for more messages after its first one, at most
+    /// [`MAX_WINDOW`](Self::MAX_WINDOW). Default 1 ms. Zero is allowed: a batch then takes
+    /// only the messages already waiting.
+    pub window: Duration,
+    /// The most messages in one batch, 1 to [`MAX_BATCH`]. Default 100.
+    pub max_batch: usize,
+    /// The most batch statements running at once, 1 to [`MAX_BATCH`]. Default 4. While all
+    /// are busy, waiting messages gather into the next batch.
+    pub max_in_flight_batches: usize,
+    /// The delay and headers of every message (checked as for a send).
+    pub send: SendOptions,
+}
+
+impl Default for ProducerOptions {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_millis(1),
+            max_batch: 100,
+            max_in_flight_batches: 4,
+            send: SendOptions::new(),
+        }
+    }
+}
+
+impl ProducerOptions {
+    /// The longest [`window`](Self::window): every send may wait this long before its batch
+    /// goes out.
+    pub const MAX_WINDOW: Duration = Duration::from_secs(1);
+
+    /// A 1 ms window, batches of up to 100, 4 batches in flight, default send options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the [`window`](Self::window).
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Set the [`max_batch`](Self::max_batch).
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch;
+        self
+    }
+
+    /// Set the [`max_in_flight_batches`](Self::max_in_flight_batches).
+    pub fn max_in_flight_batches(mut self, batches: usize) -> Self {
+        self.max_in_flight_batches = batches;
+        self
+    }
+
+    /// Send every message with `send` (a delay, headers).
+    pub fn send_options(mut self, send: SendOptions) -> Self {
+        self.send = send;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.window > Self::MAX_WINDOW {
+            let reason = format!("{:?} is longer than the limit of 1 s", self.window);
+            return Err(Error::invalid("batch window", reason));
+        }
+        for (argument, n) in [
+            ("max_batch", self.max_batch),
+            ("max_in_flight_batches", self.max_in_flight_batches),
+        ] {
+            if n == 0 || n > MAX_BATCH {
+                return Err(Error::invalid(
+                    argument,
+                    format!("{n} is outside 1..={MAX_BATCH}"),
+                ));
+            }
+        }
+        delay_params(self.send.delay).map(drop)
+    }
+}
+
+/// A message waiting for its batch, and where its answer goes.
+struct Pending {
+    message: Value,
+    reply: oneshot::Sender<Result<i64>>,
+}
+
+/// Sends to one queue from many tasks, batching concurrent sends into one statement.
+///
+/// Sends from many tasks that arrive within a short window (by default 1 ms after the first of
+/// them, or until [`ProducerOptions::max_batch`] messages are waiting) go to Postgres as one
+/// [`send_batch_json`](Queue::send_batch_json), so one commit (one WAL flush) serves them all.
+/// Each sender gets its own id once that batch has committed.
+///
+/// # Guarantees
+/// - **Durable.** A sender gets an id only after the statement that wrote its message has
+///   succeeded (committed, as it runs outside any transaction), and gets exactly one answer.
+/// - **One bad message fails only its sender.** A message holding U+0000 is rejected before it
+///   joins a batch. A message over the queue's maximum size
+///   ([`Error::MessageTooLarge`]) makes Postgres write nothing of its batch; its sender gets
+///   that error (with `index` 0, as for a single send) and the batch is sent again without it,
+///   so the others still get their ids.
+/// - **Other failures reach every sender of the batch** with an error of the same variant
+///   (`QueueNotFound`, `Connection`, `PoolTimeout`, `Database` with its kind and SQLSTATE, …);
+///   the driver's error is shared by all of them as the `source`, with its text and chain.
+///   Nothing of a failed batch was written.
+/// - **Order.** Within one batch, messages are sent (and get ascending ids) in the order their
+///   sends joined the producer. Up to [`ProducerOptions::max_in_flight_batches`] batches run
+///   at once, so consecutive batches may commit out of order.
+/// - **Memory.** Every waiting message belongs to a sender waiting for its answer, so the
+///   producer holds at most as many messages as there are concurrent senders.
+///
+/// # Not for transactions, not blocking
+/// A batch commits on its own, so a send that must be atomic with the caller's own writes stays
+/// a direct [`send`](crate::QueueExt::send) on a queue bound to that transaction. Build the
+/// producer on a queue that runs each statement in a transaction of its own (a pool, a
+/// connection outside any transaction): on a queue bound to an open transaction, an id would
+/// come back before anything is durable. The producer is async only (it runs a background
+/// task on the Tokio runtime); the [blocking twin](crate::blocking) has none.
+///
+/// # Shutting down
+/// [`BatchingProducer`] is a cheap `Clone`; all clones share one background task, which holds
+/// the queue. When the last handle is dropped, the task sends what it still holds, answers
+/// those senders, and exits; [`close`](BatchingProducer::close) does the same and waits for
+/// it. A send future is `'static` and keeps working after the handle it came from is gone.
+/// The runtime must keep running until then: a runtime that shuts down cancels the task, and a
+/// sender waiting at that moment gets an error saying its message may or may not be stored.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use pgmq_core::serde_json::json;
+/// use pgmq_core::{BatchingProducer, ProducerOptions, Queue, QueueName};
+///
+/// async fn produce(queue: Arc<dyn Queue>) -> pgmq_core::Result<()> {
+///     let orders = QueueName::new("orders")?;
+///     let producer = BatchingProducer::new(queue, orders, ProducerOptions::new())?;
+///     // 100 tasks, a handful of statements.
+///     let tasks: Vec<_> = (0..100)
+///         .map(|i| tokio::spawn(producer.send(&json!({ "order": i }))))
+///         .collect();
+///     for task in tasks {
+///         let id = task.await.expect("the task ran")?;
+///         println!("stored as {id}");
+///     }
+///     producer.close().await;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct BatchingProducer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: mpsc::UnboundedSender<Pending>,
+    task: JoinHandle<()>,
+    queue: QueueName,
+}
+
+impl fmt::Debug for BatchingProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchingProducer")
+            .field("queue", &self.inner.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatchingProducer {
+    /// A producer for the queue `name` on `queue`, with its background task spawned.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for options out of range (see [`ProducerOptions`]), before
+    /// anything starts. The queue's existence is not checked here: sends to a missing queue
+    /// fail with [`Error::QueueNotFound`].
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (as [`tokio::spawn`] does).
+    pub fn new(queue: Arc<dyn Queue>, name: QueueName, options: ProducerOptions) -> Result<Self> {
+        options.check()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(collect(queue, name.clone(), options, rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx,
+                task,
+                queue: name,
+            }),
+        })
+    }
+
+    /// The queue this producer sends to.
+    pub fn queue_name(&self) -> &QueueName {
+        &self.inner.queue
+    }
+
+    /// Sends `message` with the next batch; resolves to its id once that batch has committed,
+    /// or to the batch's error (see [`BatchingProducer`]).
+    ///
+    /// The message joins the producer when the future is first polled. A future dropped before
+    /// its batch goes out withdraws its message; dropped later, the message may be stored
+    /// without anyone learning its id (as with any send whose answer is lost).
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a message holding U+0000 (only this sender's);
+    /// [`Error::MessageTooLarge`] (`index` 0) for a message over the queue's limit; otherwise
+    /// the batch's error.
+    pub fn send_json(&self, message: Value) -> impl Future<Output = Result<i64>> + Send + 'static {
+        let tx = self.inner.tx.clone();
+        async move {
+            checks::storable(0, &message)?;
+            let (reply, answer) = oneshot::channel();
+            tx.send(Pending { message, reply }).map_err(|_| {
+                Error::driver("the batching producer has stopped; nothing was sent")
+            })?;
+            drop(tx);
+            answer.await.map_err(|_| {
+                Error::driver(
+                    "the batching producer stopped before answering; \
+                     the message may or may not have been stored",
+                )
+            })?
+        }
+    }
+
+    /// Serializes `message` to JSON (now, in the caller) and sends it as
+    /// [`send_json`](Self::send_json) does.
+    ///
+    /// # Errors
+    /// [`Error::Serialize`] for this sender alone if `message` cannot be represented as JSON;
+    /// then as [`send_json`](Self::send_json).
+    pub fn send<T: Serialize + ?Sized>(
+        &self,
+        message: &T,
+    ) -> impl Future<Output = Result<i64>> + Send + 'static {
+        let json = serde_json::to_value(message).map_err(|source| Error::Serialize { source });
+        let send = json.map(|json| self.send_json(json));
+        async move { send?.await }
+    }
+
+    /// Drops this handle; if it was the last one, waits until the background task has sent
+    /// and answered every message it holds, and exited. Send futures made from this producer
+    /// and not yet finished count too: one that is kept but never polled keeps `close`
+    /// waiting, so drop such futures first.
+    pub async fn close(self) {
+        if let Some(Inner { tx, task, .. }) = Arc::into_inner(self.inner) {
+            drop(tx);
+            // A panic in the task already answered its senders (their replies were dropped).
+            let _ = task.await;
+        }
+    }
+}
+
+/// The background task: forms batches and hands each to a task of its own, at most
+/// `max_in_flight_batches` at once. Ends once every sender is gone and every batch answered.
+async fn collect(
+    queue: Arc<dyn Queue>,
+    name: QueueName,
+    options: ProducerOptions,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+) {
+    let slots = options.max_in_flight_batches;
+    let in_flight = Arc::new(Semaphore::new(slots));
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = Instant::now() + options.window;
+        while batch.len() < options.max_batch {
+            // `recv` is cancel-safe: a message is never lost to the timeout.
+            match timeout_at(deadline, rx.recv()).await {
+                Ok(Some(pending)) => batch.push(pending),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            unreachable!("the semaphore is never closed");
+        };
+        // Messages that arrived while every slot was busy join this batch.
+        while batch.len() < options.max_batch {
+            match rx.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        // A sender that gave up before its batch went out withdraws its message.
+        batch.retain(|pending| !pending.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        let (queue, name, send) = (Arc::clone(&queue), name.clone(), options.send.clone());
+        tokio::spawn(async move {
+            commit(&*queue, &name, send, batch).await;
+            drop(permit);
+        });
+    }
+    // Every handle and send is gone and every batch dispatched: wait for those in flight.
+    let _ = in_flight.acquire_many(slots as u32).await;
+}
+
+/// Sends one batch and answers each of its senders exactly once.
+async fn commit(
+    queue: &dyn Queue,
+    name: &QueueName,
+    options: SendOptions,
+    mut batch: Vec<Pending>,
+) {
+    while !batch.is_empty() {
+        // Kept for a retry: a rejected message is removed and the rest sent again.
+        let messages = batch.iter().map(|p| p.message.clone()).collect();
+        let error = match queue.send_batch_json(name, messages, options.clone()).await {
+            Ok(ids) if ids.len() == batch.len() => {
+                for (pending, id) in batch.into_iter().zip(ids) {
+                    let _ = pending.reply.send(Ok(id));
+                }
+                return;
+            }
+            Ok(ids) => Error::Decode {
+                reason: format!("sent {} messages but got {} ids", batch.len(), ids.len()),
+                source: None,
+            },
+            // All or nothing: nothing was written, so the rest can go again without it.
+            Err(Error::MessageTooLarge { index, size, limit }) if index < batch.len() => {
+                let bad = batch.remove(index);
+                let _ = bad.reply.send(Err(Error::MessageTooLarge {
+                    index: 0,
+                    size,
+                    limit,
+                }));
+                continue;
+            }
+            Err(Error::InvalidMessage { index, reason }) if index < batch.len() => {
+                let bad = batch.remove(index);
+                let _ = bad
+                    .reply
+                    .send(Err(Error::InvalidMessage { index: 0, reason }));
+                continue;
+            }
+            Err(error) => error,
+        };
+        let copy = copies(error);
+        for pending in batch {
+            let _ = pending.reply.send(Err(copy()));
+        }
+        return;
+    }
+}
+
+/// A driver error shared by every sender of a failed batch: its text, `Debug` and chain.
+#[derive(Clone)]
+struct Shared(Arc<dyn StdError + Send + Sync>);
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl StdError for Shared {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+impl Shared {
+    fn new(source: BoxError) -> Self {
+        Self(Arc::from(source))
+    }
+
+    fn boxed(&self) -> BoxError {
+        Box::new(self.clone())
+    }
+}
+
+/// Makes as many equivalent errors as a batch has senders (`Error` is not `Clone`): the same
+/// variant and fields, with a driver's error shared as the `source`.
+fn copies(error: Error) -> Box<dyn Fn() -> Error + Send> {
+    match error {
+        Error::InvalidQueueName { name, reason } => Box::new(move || Error::InvalidQueueName {
+            name: name.clone(),
+            reason: reason.clone(),
+        }),
+        Error::InvalidArgument { argument, reason } => Box::new(move || Error::InvalidArgument {
+            argument,
+            reason: reason.clone(),
+        }),
+        Error::QueueNotFound { queue } => Box::new(move || Error::QueueNotFound {
+            queue: queue.clone(),
+        }),
+        Error::InvalidMessage { index, reason } => Box::new(move || Error::InvalidMessage {
+            index,
+            reason: reason.clone(),
+        }),
+        Error::MessageTooLarge { index, size, limit } => {
+            Box::new(move || Error::MessageTooLarge { index, size, limit })
+        }
+        Error::InvalidAttributes { queue, reason } => Box::new(move || Error::InvalidAttributes {
+            queue: queue.clone(),
+            reason: reason.clone(),
+        }),
+        Error::Connection { source } => {
+            let s = Shared::new(source);
+            Box::new(move || Error::Connection { source: s.boxed() })
+        }
+        Error::PoolTimeout { source } => {
+            let s = Shared::new(source);
+            Box::new(move || Error::PoolTimeout { source: s.boxed() })
+        }
+        Error::Database { kind, code, source } => {
+            let s = Shared::new(source);
+            Box::new(move || Error::Database {
+                kind,
+                code: code.clone(),
+                source: s.boxed(),
+            })
+        }
+        Error::Driver { source } => {
+            let s = Shared::new(source);
+            Box::new(move || Error::Driver { source: s.boxed() })
+        }
+        Error::Unsupported { operation } => Box::new(move || Error::Unsupported { operation }),
+        Error::Decode { reason, source } => {
+            let s = source.map(Shared::new);
+            Box::new(move || Error::Decode {
+                reason: reason.clone(),
+                source: s.as_ref().map(Shared::boxed),
+            })
+        }
+        // A batch of JSON values neither serializes nor deserializes; should a backend say
+        // so anyway, every sender gets it as the source of a driver error.
+        other @ (Error::Serialize { .. } | Error::Deserialize { .. }) => {
+            let s = Shared(Arc::new(other));
+            Box::new(move || Error::Driver { source: s.boxed() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::DbErrorKind;
+
+    #[test]
+    fn options_out_of_range_are_invalid_arguments() {
+        assert!(ProducerOptions::new().check().is_ok());
+        assert!(ProducerOptions::new()
+            .window(Duration::ZERO)
+            .check()
+            .is_ok());
+        let bad = [
+            (ProducerOptions::new().max_batch(0), "max_batch"),
+            (ProducerOptions::new().max_batch(MAX_BATCH + 1), "max_batch"),
+            (
+                ProducerOptions::new().max_in_flight_batches(0),
+                "max_in_flight_batches",
+            ),
+            (
+                ProducerOptions::new().window(Duration::from_millis(1001)),
+                "batch window",
+            ),
+            (
+                ProducerOptions::new().send_options(SendOptions::new().delay_secs(u64::MAX)),
+                "delay",
+            ),
+        ];
+        for (options, expected) in bad {
+            match options.check() {
+                Err(Error::InvalidArgument { argument, .. }) => assert_eq!(argument, expected),
+                other => panic!("{options:?}: expected InvalidArgument({expected}), got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn copies_keep_the_variant_the_fields_and_the_source_text() {
+        let copy = copies(Error::from_database("40001", "could not serialize access"));
+        for _ in 0..3 {
+            match copy() {
+                e @ Error::Database {
+                    kind: DbErrorKind::SerializationFailure,
+                    ..
+                } => {
+                    assert_eq!(e.sqlstate(), Some("40001"));
+                    assert!(e.is_retryable());
+                    let source = e.source().expect("a source").to_string();
+                    assert_eq!(source, "could not serialize access");
+                }
+                other => panic!("got {other:?}"),
+            }
+        }
+        let copy = copies(Error::Connection {
+            source: "connection reset".into(),
+        });
+        assert!(
+            matches!(copy(), Error::Connection { source } if source.to_string() == "connection reset")
+        );
+        let copy = copies(Error::QueueNotFound { queue: "q".into() });
+        assert!(matches!(copy(), Error::QueueNotFound { queue } if queue == "q"));
+    }
+}
