@@ -193,14 +193,8 @@ pub(crate) fn w3(q: &QueueName) -> Res<Script> {
 pub(crate) fn w4(q: &QueueName) -> Res<Script> {
     let mut read = sql::read(q, Some(30_000), 100, None);
     // Same claim and update; only the ids are folded into one row for \gset.
-    let end = read
-        .sql
-        .find(")\nSELECT ")
-        .ok_or("the read statement has no final SELECT")?;
-    read.sql = format!(
-        "{})\nSELECT array_agg(msg_id)::text AS ids FROM handed",
-        &read.sql[..end]
-    );
+    read.sql = read.sql.replacen("\nUPDATE ", ",\nr AS (UPDATE ", 1)
+        + ") SELECT array_agg(msg_id)::text AS ids FROM r";
     let mut s = Script::new();
     s.add(&read, "r", &[], true);
     s.add(&sql::archive(q, vec![0]), "a", &[(1, ":ids")], false);

@@ -7,10 +7,11 @@ use tokio::time::Instant;
 use crate::adapter::{Executor, Statement};
 use crate::attributes::RedriveOptions;
 use crate::checks::on_queue;
+use crate::decode;
 use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::options::MAX_BATCH;
-use crate::outcomes::{self, Claimed};
+use crate::outcomes;
 use crate::run::on;
 use crate::sql;
 use crate::types::Message;
@@ -18,12 +19,21 @@ use crate::types::Message;
 /// How many times one read claims again to replace messages it dead-lettered.
 const MAX_ROUNDS: usize = 8;
 
+/// How far past its own claim a short read looks for messages it left out: rows another
+/// reader held when it claimed can put them a little further down the `vt` order.
+const DEAD_WINDOW_SLACK: i64 = 100;
+
+/// The most rows that look ever scans.
+const MAX_DEAD_WINDOW: i64 = 1000;
+
 /// Claims up to `qty` messages with the statement `build(qty)` makes (a read or a pop).
 ///
 /// A claimed message already received `max_receive_count` times is not handed out: the
-/// statement leaves it untouched and names its dead-letter queue, and it is moved there
-/// before this returns (one statement, so it is either still in the queue, visible, or in
-/// the dead-letter queue; never both, never lost). Every reader that claims it leaves it
+/// claim leaves it untouched. A claim that hands out fewer messages than it asked for then
+/// looks for such messages at the head of the queue ([`sql::dead_letters`], one more
+/// statement, only on a short answer) and moves them to the dead-letter queue before this
+/// returns (one statement, so each is either still in the queue, visible, or in the
+/// dead-letter queue; never both, never lost). Every reader that claims it leaves it
 /// alone, so it is never handed out again, even if this process dies before moving it: the
 /// next read that meets it moves it. The read then claims again for the places the dead
 /// letters took, so a read returns fewer messages than it could only when there are no more.
@@ -40,14 +50,20 @@ where
     let mut handed_out = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let want = qty - i64::try_from(handed_out.len()).unwrap_or(qty);
-        let Claimed { handed, dead } = outcomes::claimed(on(executor, queue, build(want)).await?)?;
+        let handed = decode::messages(on(executor, queue, build(want)).await?)?;
+        let short = i64::try_from(handed.len()).unwrap_or(want) < want;
         handed_out.extend(handed);
-        let Some((dlq, ids)) = dead else { break };
-        let moved = sql::dead_letter(queue, &dlq, ids);
-        executor.query(moved).await.map_err(on_queue(&dlq))?;
-        if handed_out.len() >= usize::try_from(qty).unwrap_or_default() {
+        if !short {
             break;
         }
+        // Short: the queue ran out, or the claim left messages past their receive count.
+        let window = (want + DEAD_WINDOW_SLACK).min(MAX_DEAD_WINDOW);
+        let found = on(executor, queue, sql::dead_letters(queue, window)).await?;
+        let Some((dlq, ids)) = outcomes::dead_letters(found)? else {
+            break;
+        };
+        let moved = sql::dead_letter(queue, &dlq, ids);
+        executor.query(moved).await.map_err(on_queue(&dlq))?;
     }
     handed_out.sort_by_key(|m| m.msg_id);
     Ok(handed_out)

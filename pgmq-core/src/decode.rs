@@ -155,7 +155,7 @@ impl Rows {
 }
 
 /// Reads the message columns ([`sql::MESSAGE`](crate::sql::MESSAGE)) off the front of a row.
-pub(crate) fn take_message(c: &mut Cells) -> Result<Message> {
+fn take_message(c: &mut Cells) -> Result<Message> {
     Ok(Message::new(
         c.int8("msg_id")?,
         c.int4("read_ct")?,

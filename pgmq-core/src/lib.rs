@@ -18,6 +18,7 @@ mod producer;
 mod queue;
 mod receipt;
 mod run;
+mod sending;
 mod settings;
 /// Statement builders, public only with the `unstable-sql` feature for the benchmark harness
 /// (its pgbench runs execute exactly these statements). Not a stable API.

@@ -18,7 +18,7 @@ use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
 use crate::run::{installed, on, run};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
-use crate::{dead_letters, fenced, outcomes, poll, settings, sql};
+use crate::{dead_letters, fenced, poll, sending, settings, sql};
 
 /// The statement `build` makes for `ids`, run on `queue` and decoded by `decode`. No ids, no
 /// query.
@@ -106,17 +106,12 @@ impl<E: Executor + ?Sized> Queue for E {
         message: Value,
         options: SendOptions,
     ) -> Result<i64> {
-        let delay = delay_params(options.delay)?;
         checks::storable(0, &message)?;
-        let st = sql::send(queue, message, delay, options.headers);
-        let ids = outcomes::sent(on(self, queue, st).await?)?;
-        match ids[..] {
-            [id] => Ok(id),
-            _ => Err(Error::Decode {
-                reason: format!("sent 1 message but got {} ids", ids.len()),
-                source: None,
-            }),
-        }
+        let ids = sending::send(self, queue, vec![message], options, true).await?;
+        ids.first().copied().ok_or_else(|| Error::Decode {
+            reason: "a send returned no id".into(),
+            source: None,
+        })
     }
 
     async fn send_batch_json(
@@ -125,7 +120,8 @@ impl<E: Executor + ?Sized> Queue for E {
         messages: Vec<Value>,
         options: SendOptions,
     ) -> Result<Vec<i64>> {
-        let delay = delay_params(options.delay)?;
+        // Checked here too so a bad delay fails even an empty batch.
+        delay_params(options.delay)?;
         checks::batch(&messages)?;
         if messages.is_empty() {
             return Ok(Vec::new());
@@ -133,16 +129,7 @@ impl<E: Executor + ?Sized> Queue for E {
         for (i, m) in messages.iter().enumerate() {
             checks::storable(i, m)?;
         }
-        let expected = messages.len();
-        let st = sql::send_batch(queue, messages, delay, options.headers);
-        let ids = outcomes::sent(on(self, queue, st).await?)?;
-        if ids.len() != expected {
-            return Err(Error::Decode {
-                reason: format!("sent {expected} messages but got {} ids", ids.len()),
-                source: None,
-            });
-        }
-        Ok(ids)
+        sending::send(self, queue, messages, options, false).await
     }
 
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {

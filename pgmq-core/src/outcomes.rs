@@ -4,69 +4,30 @@
 use std::time::Duration;
 
 use crate::attributes::{DeadLetter, QueueAttributes};
-use crate::decode::{take_message, Rows};
+use crate::decode::Rows;
 use crate::error::{Error, Result};
 use crate::name::QueueName;
-use crate::types::Message;
 
 /// A non-negative count from the database as `u64`, `usize` or a span.
 fn unsigned(v: i64) -> u64 {
     u64::try_from(v).unwrap_or_default()
 }
 
-/// The ids of a send, in input order, or the first message over the size limit.
-pub(crate) fn sent(rows: Rows) -> Result<Vec<i64>> {
-    let mut ids = Vec::new();
-    for mut c in rows.each() {
-        let id = c.opt_int8("msg_id")?;
-        let index = c.opt_int8("too_large_index")?;
-        let size = c.opt_int8("too_large_size")?;
-        let limit = c.opt_int8("max_message_bytes")?;
-        match (id, index) {
-            (Some(id), _) => ids.push(id),
-            (None, Some(index)) => {
-                return Err(Error::MessageTooLarge {
-                    index: usize::try_from(index).unwrap_or_default(),
-                    size: size.map(unsigned).unwrap_or_default(),
-                    limit: limit.map(unsigned).unwrap_or_default(),
-                })
-            }
-            (None, None) => {
-                return Err(Error::Decode {
-                    reason: "a send answered a row with neither an id nor a size error".into(),
-                    source: None,
-                })
-            }
-        }
-    }
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// What a claim (read, pop) answered: the messages handed out, in `msg_id` order, and the
-/// ids of the messages to dead-letter instead, with their dead-letter queue.
-pub(crate) struct Claimed {
-    pub(crate) handed: Vec<Message>,
-    pub(crate) dead: Option<(QueueName, Vec<i64>)>,
-}
-
-pub(crate) fn claimed(rows: Rows) -> Result<Claimed> {
-    let mut handed = Vec::new();
+/// The messages a claim left out for the dead-letter queue ([`sql::dead_letters`]): the
+/// queue and the ids, or `None` when there are none.
+///
+/// [`sql::dead_letters`]: crate::sql::dead_letters
+pub(crate) fn dead_letters(rows: Rows) -> Result<Option<(QueueName, Vec<i64>)>> {
     let mut dead: Option<(QueueName, Vec<i64>)> = None;
     for mut c in rows.each() {
-        let message = take_message(&mut c)?;
-        match c.opt_text("dead_letter_queue")? {
-            None => handed.push(message),
-            Some(dlq) => {
-                let dlq = QueueName::new(dlq)?;
-                dead.get_or_insert_with(|| (dlq, Vec::new()))
-                    .1
-                    .push(message.msg_id);
-            }
+        let dlq = c.text("dead_letter_queue")?;
+        let id = c.int8("msg_id")?;
+        match &mut dead {
+            Some((_, ids)) => ids.push(id),
+            None => dead = Some((QueueName::new(dlq)?, vec![id])),
         }
     }
-    handed.sort_by_key(|m| m.msg_id);
-    Ok(Claimed { handed, dead })
+    Ok(dead)
 }
 
 /// A queue's attributes; no row means the queue does not exist.

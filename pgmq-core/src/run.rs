@@ -33,6 +33,20 @@ pub(crate) async fn on<E: Executor + ?Sized>(
         .map_err(on_queue(queue))
 }
 
+/// [`on`] for a statement `build` makes, built again (rather than cloned) for the second try.
+pub(crate) async fn on_with<E, B>(executor: &E, queue: &QueueName, build: B) -> Result<Rows>
+where
+    E: Executor + ?Sized,
+    B: Fn() -> Statement + Send + Sync,
+{
+    match run(executor, build()).await {
+        Err(e) if missing_object(&e) && installs_missing(executor).await => {
+            run(executor, build()).await.map_err(on_queue(queue))
+        }
+        other => other.map_err(on_queue(queue)),
+    }
+}
+
 /// [`run`], installing this library's objects and running once more if they were missing
 /// (see [`on`]).
 pub(crate) async fn installed<E: Executor + ?Sized>(

@@ -22,8 +22,8 @@ pub use attributes::{attributes, set_attributes, trim_archive, StoredAttributes}
 pub use ddl::{create, drop_queue, install, installed, DropQueue};
 pub use dead_letter::{dead_letter, oldest_source, redrive};
 pub use metrics::{list_queues, metrics, metrics_all, purge};
-pub use read::{peek, pop, read};
-pub use send::{send, send_batch};
+pub use read::{dead_letters, peek, pop, read};
+pub use send::{oversized, send, send_batch};
 
 use crate::adapter::{Column, Param, SqlType, Statement};
 use crate::name::QueueName;
@@ -62,12 +62,6 @@ const fn followed_by<const N: usize>(base: &[Column], extra: Column) -> [Column;
 const ARCHIVED_ROW: [Column; 8] = followed_by(MESSAGE, ARCHIVED_AT);
 /// An archive row: the message columns, then `archived_at`.
 pub const ARCHIVED: &[Column] = &ARCHIVED_ROW;
-
-const CLAIMED_ROW: [Column; 8] =
-    followed_by(MESSAGE, Column::new("dead_letter_queue", SqlType::Text));
-/// A claimed row (read, pop): the message columns, then the dead-letter queue it must move
-/// to instead of being handed out (`NULL` for a message handed out).
-pub const CLAIMED: &[Column] = &CLAIMED_ROW;
 
 /// A count of rows acted on.
 const COUNT: &[Column] = columns![count: Int8];
@@ -174,8 +168,10 @@ mod tests {
         let all = [
             send(&q, Value::Null, (Some(0), None), None),
             send_batch(&q, vec![], (None, None), None),
+            oversized(&q, vec![]),
             read(&q, Some(0), 1, None),
             pop(&q, 1),
+            dead_letters(&q, 10),
             peek(&q, 1),
             attributes(&q),
             set_attributes(&q, StoredAttributes::default())[1].clone(),
