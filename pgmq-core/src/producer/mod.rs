@@ -1,10 +1,8 @@
 //! [`BatchingProducer`]: many concurrent sends, few commits.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,92 +11,16 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
 use crate::checks;
-use crate::error::{BoxError, Error, Result};
+use crate::error::{Error, Result};
 use crate::name::QueueName;
-use crate::options::{delay_params, SendOptions, MAX_BATCH};
+use crate::options::SendOptions;
 use crate::queue::Queue;
 
-/// How a [`BatchingProducer`] forms its batches.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ProducerOptions {
-    /// How long a batch waits for more messages after its first one, at most
-    /// [`MAX_WINDOW`](Self::MAX_WINDOW). Default 1 ms. Zero is allowed: a batch then takes
-    /// only the messages already waiting.
-    pub window: Duration,
-    /// The most messages in one batch, 1 to [`MAX_BATCH`]. Default 100.
-    pub max_batch: usize,
-    /// The most batch statements running at once, 1 to [`MAX_BATCH`]. Default 4. While all
-    /// are busy, waiting messages gather into the next batch.
-    pub max_in_flight_batches: usize,
-    /// The delay and headers of every message (checked as for a send).
-    pub send: SendOptions,
-}
+mod copies;
+mod options;
 
-impl Default for ProducerOptions {
-    fn default() -> Self {
-        Self {
-            window: Duration::from_millis(1),
-            max_batch: 100,
-            max_in_flight_batches: 4,
-            send: SendOptions::new(),
-        }
-    }
-}
-
-impl ProducerOptions {
-    /// The longest [`window`](Self::window): every send may wait this long before its batch
-    /// goes out.
-    pub const MAX_WINDOW: Duration = Duration::from_secs(1);
-
-    /// A 1 ms window, batches of up to 100, 4 batches in flight, default send options.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Set the [`window`](Self::window).
-    pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
-        self
-    }
-
-    /// Set the [`max_batch`](Self::max_batch).
-    pub fn max_batch(mut self, max_batch: usize) -> Self {
-        self.max_batch = max_batch;
-        self
-    }
-
-    /// Set the [`max_in_flight_batches`](Self::max_in_flight_batches).
-    pub fn max_in_flight_batches(mut self, batches: usize) -> Self {
-        self.max_in_flight_batches = batches;
-        self
-    }
-
-    /// Send every message with `send` (a delay, headers).
-    pub fn send_options(mut self, send: SendOptions) -> Self {
-        self.send = send;
-        self
-    }
-
-    fn check(&self) -> Result<()> {
-        if self.window > Self::MAX_WINDOW {
-            let reason = format!("{:?} is longer than the limit of 1 s", self.window);
-            return Err(Error::invalid("batch window", reason));
-        }
-        for (argument, n) in [
-            ("max_batch", self.max_batch),
-            ("max_in_flight_batches", self.max_in_flight_batches),
-        ] {
-            if n == 0 || n > MAX_BATCH {
-                return Err(Error::invalid(
-                    argument,
-                    format!("{n} is outside 1..={MAX_BATCH}"),
-                ));
-            }
-        }
-        delay_params(self.send.delay).map(drop)
-    }
-}
+use copies::copies;
+pub use options::ProducerOptions;
 
 /// A message waiting for its batch, and where its answer goes.
 struct Pending {
@@ -365,105 +287,12 @@ async fn commit(
     }
 }
 
-/// A driver error shared by every sender of a failed batch: its text, `Debug` and chain.
-#[derive(Clone)]
-struct Shared(Arc<dyn StdError + Send + Sync>);
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl StdError for Shared {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0.source()
-    }
-}
-
-impl Shared {
-    fn new(source: BoxError) -> Self {
-        Self(Arc::from(source))
-    }
-
-    fn boxed(&self) -> BoxError {
-        Box::new(self.clone())
-    }
-}
-
-/// Makes as many equivalent errors as a batch has senders (`Error` is not `Clone`): the same
-/// variant and fields, with a driver's error shared as the `source`.
-fn copies(error: Error) -> Box<dyn Fn() -> Error + Send> {
-    match error {
-        Error::InvalidQueueName { name, reason } => Box::new(move || Error::InvalidQueueName {
-            name: name.clone(),
-            reason: reason.clone(),
-        }),
-        Error::InvalidArgument { argument, reason } => Box::new(move || Error::InvalidArgument {
-            argument,
-            reason: reason.clone(),
-        }),
-        Error::QueueNotFound { queue } => Box::new(move || Error::QueueNotFound {
-            queue: queue.clone(),
-        }),
-        Error::InvalidMessage { index, reason } => Box::new(move || Error::InvalidMessage {
-            index,
-            reason: reason.clone(),
-        }),
-        Error::MessageTooLarge { index, size, limit } => {
-            Box::new(move || Error::MessageTooLarge { index, size, limit })
-        }
-        Error::InvalidAttributes { queue, reason } => Box::new(move || Error::InvalidAttributes {
-            queue: queue.clone(),
-            reason: reason.clone(),
-        }),
-        Error::Connection { source } => {
-            let s = Shared::new(source);
-            Box::new(move || Error::Connection { source: s.boxed() })
-        }
-        Error::PoolTimeout { source } => {
-            let s = Shared::new(source);
-            Box::new(move || Error::PoolTimeout { source: s.boxed() })
-        }
-        Error::Database { kind, code, source } => {
-            let s = Shared::new(source);
-            Box::new(move || Error::Database {
-                kind,
-                code: code.clone(),
-                source: s.boxed(),
-            })
-        }
-        Error::Driver { source } => {
-            let s = Shared::new(source);
-            Box::new(move || Error::Driver { source: s.boxed() })
-        }
-        Error::Unsupported { operation } => Box::new(move || Error::Unsupported { operation }),
-        Error::Decode { reason, source } => {
-            let s = source.map(Shared::new);
-            Box::new(move || Error::Decode {
-                reason: reason.clone(),
-                source: s.as_ref().map(Shared::boxed),
-            })
-        }
-        // A batch of JSON values neither serializes nor deserializes; should a backend say
-        // so anyway, every sender gets it as the source of a driver error.
-        other @ (Error::Serialize { .. } | Error::Deserialize { .. }) => {
-            let s = Shared(Arc::new(other));
-            Box::new(move || Error::Driver { source: s.boxed() })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::error::DbErrorKind;
+    use crate::options::MAX_BATCH;
 
     #[test]
     fn options_out_of_range_are_invalid_arguments() {
@@ -494,32 +323,5 @@ mod tests {
                 other => panic!("{options:?}: expected InvalidArgument({expected}), got {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn copies_keep_the_variant_the_fields_and_the_source_text() {
-        let copy = copies(Error::from_database("40001", "could not serialize access"));
-        for _ in 0..3 {
-            match copy() {
-                e @ Error::Database {
-                    kind: DbErrorKind::SerializationFailure,
-                    ..
-                } => {
-                    assert_eq!(e.sqlstate(), Some("40001"));
-                    assert!(e.is_retryable());
-                    let source = e.source().expect("a source").to_string();
-                    assert_eq!(source, "could not serialize access");
-                }
-                other => panic!("got {other:?}"),
-            }
-        }
-        let copy = copies(Error::Connection {
-            source: "connection reset".into(),
-        });
-        assert!(
-            matches!(copy(), Error::Connection { source } if source.to_string() == "connection reset")
-        );
-        let copy = copies(Error::QueueNotFound { queue: "q".into() });
-        assert!(matches!(copy(), Error::QueueNotFound { queue } if queue == "q"));
     }
 }
