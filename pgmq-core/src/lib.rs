@@ -31,6 +31,7 @@ pub mod sql;
 #[cfg(not(feature = "unstable-sql"))]
 #[allow(unreachable_pub)]
 mod sql;
+mod trace;
 mod types;
 
 pub use attributes::{

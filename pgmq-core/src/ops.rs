@@ -17,6 +17,7 @@ use crate::options::{
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
 use crate::run::{installed, on, run};
+use crate::trace::traced;
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 use crate::{dead_letters, fenced, poll, sending, settings, sql};
 
@@ -42,62 +43,83 @@ where
 #[async_trait]
 impl<E: Executor + ?Sized> Queue for E {
     async fn install(&self) -> Result<()> {
-        self.query(sql::install()).await.map(drop)
+        traced("install", None, None, async move {
+            self.query(sql::install()).await.map(drop)
+        })
+        .await
     }
 
     async fn create(&self, queue: &QueueName, options: CreateOptions) -> Result<()> {
-        settings::create(self, queue, options).await
+        traced("create", Some(queue), None, async move {
+            settings::create(self, queue, options).await
+        })
+        .await
     }
 
     async fn drop_queue(&self, queue: &QueueName) -> Result<bool> {
-        let sql::DropQueue { lock, exists, drop } = sql::drop_queue(queue);
-        let columns = exists.columns;
-        let results = self.query_atomic(vec![lock, exists, drop]).await?;
-        let [_locked, existed, _dropped]: [_; 3] =
-            results.try_into().map_err(|r: Vec<_>| Error::Decode {
-                reason: format!("drop_queue: 3 statements gave {} results", r.len()),
-                source: None,
-            })?;
-        Rows {
-            rows: existed,
-            columns,
-        }
-        .single()?
-        .boolean("existed")
+        traced("drop_queue", Some(queue), None, async move {
+            let sql::DropQueue { lock, exists, drop } = sql::drop_queue(queue);
+            let columns = exists.columns;
+            let results = self.query_atomic(vec![lock, exists, drop]).await?;
+            let [_locked, existed, _dropped]: [_; 3] =
+                results.try_into().map_err(|r: Vec<_>| Error::Decode {
+                    reason: format!("drop_queue: 3 statements gave {} results", r.len()),
+                    source: None,
+                })?;
+            Rows {
+                rows: existed,
+                columns,
+            }
+            .single()?
+            .boolean("existed")
+        })
+        .await
     }
 
     async fn purge(&self, queue: &QueueName) -> Result<u64> {
-        let n = on(self, queue, sql::purge(queue))
-            .await?
-            .single()?
-            .int8("count")?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        traced("purge", Some(queue), None, async move {
+            let n = on(self, queue, sql::purge(queue))
+                .await?
+                .single()?
+                .int8("count")?;
+            Ok(u64::try_from(n).unwrap_or_default())
+        })
+        .await
     }
 
     async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
-        match run(self, sql::list_queues()).await {
-            Ok(rows) => decode::queue_infos(rows),
-            Err(Error::Database {
-                kind: DbErrorKind::UndefinedTable,
-                ..
-            }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        traced("list_queues", None, None, async move {
+            match run(self, sql::list_queues()).await {
+                Ok(rows) => decode::queue_infos(rows),
+                Err(Error::Database {
+                    kind: DbErrorKind::UndefinedTable,
+                    ..
+                }) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
-        // The function reports a missing queue as no row; an error is about this library's
-        // own objects (installed here on first need), not about the queue.
-        decode::metrics(installed(self, sql::metrics(queue)).await?)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::QueueNotFound {
-                queue: queue.to_string(),
-            })
+        traced("metrics", Some(queue), None, async move {
+            // The function reports a missing queue as no row; an error is about this library's
+            // own objects (installed here on first need), not about the queue.
+            decode::metrics(installed(self, sql::metrics(queue)).await?)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::QueueNotFound {
+                    queue: queue.to_string(),
+                })
+        })
+        .await
     }
 
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
-        decode::metrics(installed(self, sql::metrics_all()).await?)
+        traced("metrics_all", None, None, async move {
+            decode::metrics(installed(self, sql::metrics_all()).await?)
+        })
+        .await
     }
 
     async fn send_json(
@@ -106,12 +128,15 @@ impl<E: Executor + ?Sized> Queue for E {
         message: Value,
         options: SendOptions,
     ) -> Result<i64> {
-        checks::storable(0, &message)?;
-        let ids = sending::send(self, queue, vec![message], options, true).await?;
-        ids.first().copied().ok_or_else(|| Error::Decode {
-            reason: "a send returned no id".into(),
-            source: None,
+        traced("send_json", Some(queue), Some(1), async move {
+            checks::storable(0, &message)?;
+            let ids = sending::send(self, queue, vec![message], options, true).await?;
+            ids.first().copied().ok_or_else(|| Error::Decode {
+                reason: "a send returned no id".into(),
+                source: None,
+            })
         })
+        .await
     }
 
     async fn send_batch_json(
@@ -120,41 +145,53 @@ impl<E: Executor + ?Sized> Queue for E {
         messages: Vec<Value>,
         options: SendOptions,
     ) -> Result<Vec<i64>> {
-        // Checked here too so a bad delay fails even an empty batch.
-        delay_params(options.delay)?;
-        checks::batch(&messages)?;
-        if messages.is_empty() {
-            return Ok(Vec::new());
-        }
-        for (i, m) in messages.iter().enumerate() {
-            checks::storable(i, m)?;
-        }
-        sending::send(self, queue, messages, options, false).await
+        let count = Some(messages.len());
+        traced("send_batch_json", Some(queue), count, async move {
+            // Checked here too so a bad delay fails even an empty batch.
+            delay_params(options.delay)?;
+            checks::batch(&messages)?;
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
+            for (i, m) in messages.iter().enumerate() {
+                checks::storable(i, m)?;
+            }
+            sending::send(self, queue, messages, options, false).await
+        })
+        .await
     }
 
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
-        let vt = options
-            .vt
-            .map(|vt| checked_millis(vt, "visibility timeout"))
-            .transpose()?;
-        let qty = checked_qty(options.qty, "quantity")?;
-        let filter = &options.filter;
-        let read_once = || {
-            dead_letters::claim(self, queue, qty, move |n| {
-                sql::read(queue, vt, n, filter.clone())
-            })
-        };
-        match options.wait {
-            None => read_once().await,
-            Some(wait) => {
-                poll::until_some(wait, options.poll_interval, read_once, |d| self.sleep(d)).await
+        let count = Some(options.qty);
+        traced("read_json", Some(queue), count, async move {
+            let vt = options
+                .vt
+                .map(|vt| checked_millis(vt, "visibility timeout"))
+                .transpose()?;
+            let qty = checked_qty(options.qty, "quantity")?;
+            let filter = &options.filter;
+            let read_once = || {
+                dead_letters::claim(self, queue, qty, move |n| {
+                    sql::read(queue, vt, n, filter.clone())
+                })
+            };
+            match options.wait {
+                None => read_once().await,
+                Some(wait) => {
+                    poll::until_some(wait, options.poll_interval, read_once, |d| self.sleep(d))
+                        .await
+                }
             }
-        }
+        })
+        .await
     }
 
     async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
-        let qty = checked_qty(qty, "quantity")?;
-        dead_letters::claim(self, queue, qty, |n| sql::pop(queue, n)).await
+        traced("pop_json", Some(queue), Some(qty), async move {
+            let qty = checked_qty(qty, "quantity")?;
+            dead_letters::claim(self, queue, qty, |n| sql::pop(queue, n)).await
+        })
+        .await
     }
 
     async fn set_vt_batch(
@@ -163,19 +200,31 @@ impl<E: Executor + ?Sized> Queue for E {
         msg_ids: &[i64],
         vt: VisibleAt,
     ) -> Result<Vec<Message>> {
-        let vt = vt.to_params("visibility timeout")?;
-        let build = |ids| sql::set_vt(queue, ids, vt);
-        by_ids(self, queue, msg_ids, build, decode::messages).await
+        let count = Some(msg_ids.len());
+        traced("set_vt_batch", Some(queue), count, async move {
+            let vt = vt.to_params("visibility timeout")?;
+            let build = |ids| sql::set_vt(queue, ids, vt);
+            by_ids(self, queue, msg_ids, build, decode::messages).await
+        })
+        .await
     }
 
     async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        let build = |ids| sql::delete(queue, ids);
-        by_ids(self, queue, msg_ids, build, decode::ids).await
+        let count = Some(msg_ids.len());
+        traced("delete_batch", Some(queue), count, async move {
+            let build = |ids| sql::delete(queue, ids);
+            by_ids(self, queue, msg_ids, build, decode::ids).await
+        })
+        .await
     }
 
     async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        let build = |ids| sql::archive(queue, ids);
-        by_ids(self, queue, msg_ids, build, decode::ids).await
+        let count = Some(msg_ids.len());
+        traced("archive_batch", Some(queue), count, async move {
+            let build = |ids| sql::archive(queue, ids);
+            by_ids(self, queue, msg_ids, build, decode::ids).await
+        })
+        .await
     }
 
     async fn read_archive(
@@ -183,12 +232,20 @@ impl<E: Executor + ?Sized> Queue for E {
         queue: &QueueName,
         msg_ids: &[i64],
     ) -> Result<Vec<ArchivedMessage>> {
-        let build = |ids| sql::read_archive(queue, ids);
-        by_ids(self, queue, msg_ids, build, decode::archived).await
+        let count = Some(msg_ids.len());
+        traced("read_archive", Some(queue), count, async move {
+            let build = |ids| sql::read_archive(queue, ids);
+            by_ids(self, queue, msg_ids, build, decode::archived).await
+        })
+        .await
     }
 
     async fn delete_receipts(&self, queue: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
-        fenced::acknowledge(self, queue, receipts, false).await
+        let count = Some(receipts.len());
+        traced("delete_receipts", Some(queue), count, async move {
+            fenced::acknowledge(self, queue, receipts, false).await
+        })
+        .await
     }
 
     async fn archive_receipts(
@@ -196,7 +253,11 @@ impl<E: Executor + ?Sized> Queue for E {
         queue: &QueueName,
         receipts: &[Receipt],
     ) -> Result<Vec<Fence>> {
-        fenced::acknowledge(self, queue, receipts, true).await
+        let count = Some(receipts.len());
+        traced("archive_receipts", Some(queue), count, async move {
+            fenced::acknowledge(self, queue, receipts, true).await
+        })
+        .await
     }
 
     async fn set_vt_receipts(
@@ -205,27 +266,46 @@ impl<E: Executor + ?Sized> Queue for E {
         receipts: &[Receipt],
         vt: VisibleAt,
     ) -> Result<Vec<Option<Message>>> {
-        fenced::set_vt(self, queue, receipts, vt).await
+        let count = Some(receipts.len());
+        traced("set_vt_receipts", Some(queue), count, async move {
+            fenced::set_vt(self, queue, receipts, vt).await
+        })
+        .await
     }
 
     async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
-        settings::attributes(self, queue).await
+        traced("attributes", Some(queue), None, async move {
+            settings::attributes(self, queue).await
+        })
+        .await
     }
 
     async fn set_attributes(&self, queue: &QueueName, attributes: QueueAttributes) -> Result<()> {
-        settings::set_attributes(self, queue, attributes).await
+        traced("set_attributes", Some(queue), None, async move {
+            settings::set_attributes(self, queue, attributes).await
+        })
+        .await
     }
 
     async fn trim_archive(&self, queue: &QueueName) -> Result<u64> {
-        settings::trim_archive(self, queue).await
+        traced("trim_archive", Some(queue), None, async move {
+            settings::trim_archive(self, queue).await
+        })
+        .await
     }
 
     async fn redrive(&self, dead_letter_queue: &QueueName, options: RedriveOptions) -> Result<u64> {
-        dead_letters::redrive(self, dead_letter_queue, options).await
+        traced("redrive", Some(dead_letter_queue), None, async move {
+            dead_letters::redrive(self, dead_letter_queue, options).await
+        })
+        .await
     }
 
     async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
-        let qty = checked_qty(qty, "quantity")?;
-        decode::messages_in_row_order(on(self, queue, sql::peek(queue, qty)).await?)
+        traced("peek", Some(queue), Some(qty), async move {
+            let qty = checked_qty(qty, "quantity")?;
+            decode::messages_in_row_order(on(self, queue, sql::peek(queue, qty)).await?)
+        })
+        .await
     }
 }

@@ -1,0 +1,66 @@
+//! One `tracing` span per queue operation, following OpenTelemetry's messaging conventions
+//! (`messaging.system = "pgmq"`, `messaging.destination.name`, `messaging.operation.name`,
+//! `messaging.batch.message_count`; never message bodies). Behind the `tracing` feature, on
+//! by default; without it, [`traced`] only awaits.
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::name::QueueName;
+
+/// Runs `operation` on `queue` (with `count` messages or ids, where that means something)
+/// inside its span, and records a failure's kind on it.
+#[cfg(feature = "tracing")]
+pub(crate) async fn traced<T, F>(
+    operation: &'static str,
+    queue: Option<&QueueName>,
+    count: Option<usize>,
+    body: F,
+) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
+    use tracing::Instrument;
+
+    let destination = queue.map(QueueName::as_str);
+    let span = tracing::info_span!(
+        "pgmq",
+        otel.name = %format_args!("{operation} {}", destination.unwrap_or_default()),
+        otel.kind = "client",
+        messaging.system = "pgmq",
+        messaging.operation.name = operation,
+        messaging.destination.name = destination,
+        messaging.batch.message_count = count,
+        error.type = tracing::field::Empty,
+    );
+    let result = body.instrument(span.clone()).await;
+    if let Err(e) = &result {
+        span.record("error.type", kind(e).as_str());
+    }
+    result
+}
+
+/// Without the `tracing` feature: the operation alone.
+#[cfg(not(feature = "tracing"))]
+pub(crate) async fn traced<T, F>(
+    _operation: &'static str,
+    _queue: Option<&QueueName>,
+    _count: Option<usize>,
+    body: F,
+) -> Result<T>
+where
+    F: Future<Output = Result<T>>,
+{
+    body.await
+}
+
+/// The variant of an error, for `error.type` (its `Debug` up to the first field).
+#[cfg(feature = "tracing")]
+fn kind(e: &crate::Error) -> String {
+    let debug = format!("{e:?}");
+    debug
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
