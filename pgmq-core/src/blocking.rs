@@ -6,7 +6,8 @@
 //!
 //! The [`BatchingProducer`](crate::BatchingProducer) is async only (it runs a background task
 //! on the Tokio runtime); a blocking program batches its sends itself with
-//! [`BlockingQueue::send_batch`].
+//! [`BlockingQueue::send_batch`]. The [`Worker`](crate::Worker) is async only too; a blocking
+//! consumer loops over [`BlockingQueue::read`] and acknowledges with receipts.
 
 use std::future::Future;
 use std::pin::pin;

@@ -33,6 +33,7 @@ pub mod sql;
 mod sql;
 mod trace;
 mod types;
+mod worker;
 
 pub use attributes::{
     DeadLetter, Progress, QueueAttributes, RedriveOptions, DEAD_LETTER_AT,
@@ -47,6 +48,7 @@ pub use producer::{BatchingProducer, ProducerOptions};
 pub use queue::Queue;
 pub use receipt::{Fence, Receipt};
 pub use types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
+pub use worker::{AckMode, Messages, Worker, WorkerOptions, WorkerSummary};
 
 /// Re-exported so users name the same `chrono` and `serde_json` types the API uses.
 pub use chrono;

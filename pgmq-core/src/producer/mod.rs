@@ -215,7 +215,13 @@ async fn collect(
             }
         }
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
-            unreachable!("the semaphore is never closed");
+            // The semaphore is never closed; should it be, nobody waits for nothing.
+            for pending in batch {
+                let _ = pending
+                    .reply
+                    .send(Err(Error::driver("the producer's batch limiter closed")));
+            }
+            return;
         };
         // Messages that arrived while every slot was busy join this batch.
         while batch.len() < options.max_batch {

@@ -162,6 +162,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),
     ("transactions", include_str!("cases/transactions.rs")),
+    ("worker", include_str!("cases/worker.rs")),
 ];
 
 /// The names of the suite's cases: every `pub async fn` of every module of [`cases`].

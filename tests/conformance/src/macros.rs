@@ -145,6 +145,16 @@ macro_rules! __conformance_expand {
             batching_producer_to_unknown_queue_fails_every_sender,
             batching_producer_flushes_when_its_last_handle_is_dropped,
             batching_producer_rejects_invalid_options,
+            worker_processes_each_message_once_and_coalesces_its_acks,
+            worker_retries_a_failed_message_after_its_backoff,
+            worker_survives_a_panicking_handler_and_retries_its_message,
+            worker_heartbeats_keep_a_slow_handlers_claim,
+            worker_shutdown_waits_for_handlers_in_flight_and_acks_them,
+            worker_aborts_handlers_past_the_grace_period_and_releases_them,
+            worker_leaves_an_always_failing_message_to_the_dead_letter_queue,
+            worker_rejects_invalid_options_and_unknown_queues,
+            worker_messages_hands_out_each_message_once_and_waits_when_empty,
+            worker_archives_acknowledged_messages_when_asked,
         );
         $crate::__tx_cases!([$($tx)*];
             send_in_a_rolled_back_transaction_never_appears,

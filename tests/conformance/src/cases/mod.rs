@@ -13,6 +13,7 @@ mod read;
 mod receipts;
 mod send;
 mod transactions;
+mod worker;
 
 pub use ack::*;
 pub use attributes::*;
@@ -26,6 +27,7 @@ pub use read::*;
 pub use receipts::*;
 pub use send::*;
 pub use transactions::*;
+pub use worker::*;
 
 use pgmq_core::{Error, Queue, QueueName};
 

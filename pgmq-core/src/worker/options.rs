@@ -1,0 +1,194 @@
+//! [`WorkerOptions`]: how a [`Worker`](super::Worker) reads, runs and acknowledges.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::options::{MAX_BATCH, MAX_DELAY};
+
+/// How a [`Worker`](super::Worker) acknowledges a message whose handler succeeded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AckMode {
+    /// Delete it ([`delete_receipts`](crate::Queue::delete_receipts)). The default.
+    #[default]
+    Delete,
+    /// Move it to the archive ([`archive_receipts`](crate::Queue::archive_receipts)).
+    Archive,
+}
+
+/// How a [`Worker`](super::Worker) reads, runs and acknowledges. Every field has a default;
+/// [`Worker::new`](super::Worker::new) checks them.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WorkerOptions {
+    /// The most messages one read asks for, 1 to [`MAX_BATCH`]. Default 10. A read never
+    /// asks for more than the free handler slots.
+    pub batch_size: usize,
+    /// The most handlers running at once, 1 to [`MAX_BATCH`]. Default 10.
+    pub concurrency: usize,
+    /// The visibility timeout of each read, at least [`MIN_VT`](Self::MIN_VT) and at most
+    /// [`MAX_DELAY`]. Default 30 s. A handler still running after about a third of it has its
+    /// claim extended by this much, every third of it, as long as it runs.
+    pub vt: Duration,
+    /// Delete or archive on success. Default [`AckMode::Delete`].
+    pub ack_mode: AckMode,
+    /// How long acknowledgements gather before they go out as one statement, at most
+    /// [`MAX_ACK_INTERVAL`](Self::MAX_ACK_INTERVAL). Default 5 ms.
+    pub ack_interval: Duration,
+    /// A failed message's first retry waits about this long (between half of it and all of
+    /// it); each later receive doubles it. Default 1 s.
+    pub backoff_base: Duration,
+    /// The longest backoff, at most [`MAX_DELAY`]. Default 5 min.
+    pub backoff_max: Duration,
+    /// How long handlers still running at shutdown may take to finish. Default 30 s.
+    pub grace: Duration,
+    /// How long to wait before reading again when a read found nothing. Default 250 ms.
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 10,
+            concurrency: 10,
+            vt: Duration::from_secs(30),
+            ack_mode: AckMode::Delete,
+            ack_interval: Duration::from_millis(5),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            grace: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// The shortest [`vt`](Self::vt): 100 ms.
+    pub const MIN_VT: Duration = Duration::from_millis(100);
+    /// The longest [`ack_interval`](Self::ack_interval): 1 s.
+    pub const MAX_ACK_INTERVAL: Duration = Duration::from_secs(1);
+
+    /// The defaults (see each field).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the [`batch_size`](Self::batch_size).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    /// Set the [`concurrency`](Self::concurrency).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Set the visibility timeout, [`vt`](Self::vt).
+    pub fn vt(mut self, vt: Duration) -> Self {
+        self.vt = vt;
+        self
+    }
+
+    /// Set the [`ack_mode`](Self::ack_mode).
+    pub fn ack_mode(mut self, mode: AckMode) -> Self {
+        self.ack_mode = mode;
+        self
+    }
+
+    /// Set the [`ack_interval`](Self::ack_interval).
+    pub fn ack_interval(mut self, interval: Duration) -> Self {
+        self.ack_interval = interval;
+        self
+    }
+
+    /// Set the backoff of failed messages: [`backoff_base`](Self::backoff_base) and
+    /// [`backoff_max`](Self::backoff_max).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Set the shutdown [`grace`](Self::grace) period.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Set the [`poll_interval`](Self::poll_interval).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    pub(super) fn check(&self) -> Result<()> {
+        for (argument, n) in [
+            ("batch_size", self.batch_size),
+            ("concurrency", self.concurrency),
+        ] {
+            if n == 0 || n > MAX_BATCH {
+                return Err(Error::invalid(
+                    argument,
+                    format!("{n} is outside 1..={MAX_BATCH}"),
+                ));
+            }
+        }
+        if self.vt < Self::MIN_VT || self.vt > MAX_DELAY {
+            let reason = format!("{:?} is outside 100 ms..=365 days", self.vt);
+            return Err(Error::invalid("visibility timeout", reason));
+        }
+        if self.ack_interval > Self::MAX_ACK_INTERVAL {
+            let reason = format!("{:?} is longer than the limit of 1 s", self.ack_interval);
+            return Err(Error::invalid("ack interval", reason));
+        }
+        if self.backoff_max > MAX_DELAY || self.backoff_base > self.backoff_max {
+            let reason = format!(
+                "base {:?} and maximum {:?}: the base must not exceed the maximum, \
+                 nor the maximum 365 days",
+                self.backoff_base, self.backoff_max
+            );
+            return Err(Error::invalid("backoff", reason));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_out_of_range_are_invalid_arguments() {
+        assert!(WorkerOptions::new().check().is_ok());
+        let bad = [
+            (WorkerOptions::new().batch_size(0), "batch_size"),
+            (
+                WorkerOptions::new().concurrency(MAX_BATCH + 1),
+                "concurrency",
+            ),
+            (
+                WorkerOptions::new().vt(Duration::from_millis(99)),
+                "visibility timeout",
+            ),
+            (
+                WorkerOptions::new().vt(MAX_DELAY + Duration::from_secs(1)),
+                "visibility timeout",
+            ),
+            (
+                WorkerOptions::new().ack_interval(Duration::from_secs(2)),
+                "ack interval",
+            ),
+            (
+                WorkerOptions::new().backoff(Duration::from_secs(2), Duration::from_secs(1)),
+                "backoff",
+            ),
+        ];
+        for (options, expected) in bad {
+            match options.check() {
+                Err(Error::InvalidArgument { argument, .. }) => assert_eq!(argument, expected),
+                other => panic!("{options:?}: expected InvalidArgument({expected}), got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The worker's loop: read, spawn, heartbeat, settle, shut down.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
+
+use crate::error::{Error, Result};
+use crate::ext::QueueExt;
+use crate::name::QueueName;
+use crate::options::{ReadOptions, VisibleAt, MAX_BATCH};
+use crate::queue::Queue;
+use crate::receipt::{Fence, Receipt};
+use crate::types::Message;
+
+use super::acks::Acks;
+use super::backoff::backoff;
+use super::heartbeat::{self, settle, Flight, Flights, LOST, SETTLING};
+use super::{running, Done, WorkerOptions, WorkerSummary};
+
+/// What a run needs besides its handler.
+pub(super) struct Context {
+    pub(super) queue: Arc<dyn Queue>,
+    pub(super) name: QueueName,
+    pub(super) options: WorkerOptions,
+    /// The dead-letter policy's maximum receive count, as read at start.
+    pub(super) max_receives: Option<u32>,
+}
+
+impl Context {
+    /// Whether a failure on the `read_ct`-th receive was the message's last allowed one.
+    fn is_last(&self, read_ct: i32) -> bool {
+        self.max_receives
+            .is_some_and(|max| i64::from(read_ct) >= i64::from(max))
+    }
+
+    /// When a message that failed on its `read_ct`-th receive becomes visible again: after
+    /// the backoff, or at once on its last allowed receive (no retry will come; the next
+    /// read dead-letters it).
+    fn retry_at(&self, read_ct: i32) -> VisibleAt {
+        if self.is_last(read_ct) {
+            return VisibleAt::now();
+        }
+        let o = &self.options;
+        VisibleAt::After(backoff(read_ct, o.backoff_base, o.backoff_max))
+    }
+
+    fn count_failure(&self, summary: &mut WorkerSummary, read_ct: i32) {
+        summary.failed += 1;
+        if self.is_last(read_ct) {
+            summary.dead_lettered += 1;
+        }
+    }
+}
+
+pub(super) async fn run<F, Fut, E>(
+    ctx: Context,
+    handler: Arc<F>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<WorkerSummary>
+where
+    F: Fn(Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let ctx = Arc::new(ctx);
+    let o = &ctx.options;
+    let (acks, ack_task) = Acks::start(
+        Arc::clone(&ctx.queue),
+        ctx.name.clone(),
+        o.ack_mode,
+        o.ack_interval,
+    );
+    let mut tasks: JoinSet<Done> = JoinSet::new();
+    let mut flights = Flights::new();
+    let mut summary = WorkerSummary::default();
+    let mut beat = interval(o.vt / 3);
+    beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut shutdown = pin!(shutdown);
+    // Set once the worker stops reading: the end of the grace period.
+    let mut stop_by: Option<Instant> = None;
+    let mut failure: Option<Error> = None;
+    let mut next_read = Instant::now();
+    loop {
+        if stop_by.is_some() && tasks.is_empty() {
+            break;
+        }
+        let free = o.concurrency.saturating_sub(flights.len());
+        let grace_end = stop_by.unwrap_or_else(|| Instant::now() + o.grace);
+        tokio::select! {
+            biased;
+            () = &mut shutdown, if stop_by.is_none() => {
+                stop_by = Some(Instant::now() + o.grace);
+            }
+            () = sleep_until(grace_end), if stop_by.is_some() => {
+                abort_the_rest(&ctx, &mut tasks, &mut flights, &mut summary).await;
+                break;
+            }
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                settled(&ctx, joined, &mut flights, &mut summary).await;
+            }
+            _ = beat.tick() => {
+                let lost = heartbeat::beat(&*ctx.queue, &ctx.name, &mut flights, o.vt).await;
+                summary.lost_claims += lost;
+            }
+            () = sleep_until(next_read), if stop_by.is_none() && free > 0 => {
+                let qty = free.min(o.batch_size);
+                let read = ReadOptions::new().qty(qty).vt(o.vt);
+                let now = Instant::now();
+                match ctx.queue.read_json(&ctx.name, read).await {
+                    Ok(messages) => {
+                        next_read = if messages.is_empty() { now + o.poll_interval } else { now };
+                        for message in messages {
+                            spawn(&ctx, &handler, &acks, &mut tasks, &mut flights, message, now);
+                        }
+                    }
+                    Err(error) if error.is_retryable() => next_read = now + o.poll_interval,
+                    Err(error) => {
+                        failure = Some(error);
+                        stop_by = Some(Instant::now() + o.grace);
+                    }
+                }
+            }
+        }
+    }
+    // Every handler has ended: the acknowledger flushes what it holds and exits.
+    drop(acks);
+    let _ = ack_task.await;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(summary),
+    }
+}
+
+/// Starts the handler for `message` in a task of its own.
+fn spawn<F, Fut, E>(
+    ctx: &Arc<Context>,
+    handler: &Arc<F>,
+    acks: &Acks,
+    tasks: &mut JoinSet<Done>,
+    flights: &mut Flights,
+    message: Message,
+    read_at: Instant,
+) where
+    F: Fn(Message) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let receipt = message.receipt();
+    let state = running();
+    let (ctx2, handler, acks, state2) = (
+        Arc::clone(ctx),
+        Arc::clone(handler),
+        acks.clone(),
+        Arc::clone(&state),
+    );
+    let handle = tasks.spawn(async move {
+        let result = handler(message).await;
+        if !settle(&state2, SETTLING) {
+            return Done::Lost;
+        }
+        match result {
+            Ok(()) => match acks.ack(receipt).await {
+                Some(Fence::Acted) => Done::Processed,
+                Some(Fence::Stale) => Done::StaleAck,
+                None => Done::AckError,
+            },
+            Err(_) => {
+                let at = ctx2.retry_at(receipt.read_ct);
+                // Best effort: if this fails, the message reappears when its claim runs out.
+                let _ = ctx2.queue.set_vt_receipt(&ctx2.name, receipt, at).await;
+                Done::Failed
+            }
+        }
+    });
+    flights.insert(
+        handle.id(),
+        Flight {
+            receipt,
+            state,
+            claimed_at: read_at,
+        },
+    );
+}
+
+/// Counts a handler's task that has ended; a panicked one is a failure, retried as one.
+async fn settled(
+    ctx: &Context,
+    joined: std::result::Result<(Id, Done), JoinError>,
+    flights: &mut Flights,
+    summary: &mut WorkerSummary,
+) {
+    let id = match &joined {
+        Ok((id, _)) => *id,
+        Err(error) => error.id(),
+    };
+    let Some(flight) = flights.remove(&id) else {
+        return;
+    };
+    match joined {
+        Ok((_, Done::Processed)) => summary.processed += 1,
+        Ok((_, Done::StaleAck)) => summary.stale_acks += 1,
+        Ok((_, Done::AckError)) => summary.ack_errors += 1,
+        Ok((_, Done::Lost)) => {}
+        Ok((_, Done::Failed)) => ctx.count_failure(summary, flight.receipt.read_ct),
+        Err(error) if error.is_cancelled() => {
+            // A lost claim was counted when the heartbeat found it.
+            if flight.state.load(Ordering::Acquire) != LOST {
+                summary.aborted += 1;
+            }
+        }
+        Err(_panicked) => {
+            // A panic while the claim was lost: the other reader holds it, leave it be.
+            if settle(&flight.state, SETTLING) {
+                let at = ctx.retry_at(flight.receipt.read_ct);
+                let _ = ctx
+                    .queue
+                    .set_vt_receipt(&ctx.name, flight.receipt, at)
+                    .await;
+                ctx.count_failure(summary, flight.receipt.read_ct);
+            }
+        }
+    }
+}
+
+/// The grace period is over: aborts the handlers still running, counts every task, and makes
+/// the messages of the aborted ones visible at once (fenced, so nobody else's claim moves).
+async fn abort_the_rest(
+    ctx: &Context,
+    tasks: &mut JoinSet<Done>,
+    flights: &mut Flights,
+    summary: &mut WorkerSummary,
+) {
+    tasks.abort_all();
+    let mut release: Vec<Receipt> = Vec::new();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        if let Err(error) = &joined {
+            if error.is_cancelled() {
+                if let Some(flight) = flights.get(&error.id()) {
+                    if settle(&flight.state, SETTLING) {
+                        release.push(flight.receipt);
+                    }
+                }
+            }
+        }
+        settled(ctx, joined, flights, summary).await;
+    }
+    for chunk in release.chunks(MAX_BATCH) {
+        let _ = ctx
+            .queue
+            .set_vt_receipts(&ctx.name, chunk, VisibleAt::now())
+            .await;
+    }
+}
