@@ -29,6 +29,7 @@ mod blocking;
 pub mod cases;
 pub mod harness;
 mod macros;
+mod recording;
 
 pub use blocking::SpawnBlocking;
 

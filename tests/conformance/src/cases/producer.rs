@@ -3,105 +3,19 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use pgmq_core::serde_json::{json, Value};
 use pgmq_core::{
-    ArchivedMessage, BatchingProducer, CreateOptions, Error, Message, ProducerOptions, Queue,
-    QueueAttributes, QueueInfo, QueueMetrics, QueueName, ReadOptions, Result, SendOptions,
-    VisibleAt, MAX_BATCH,
+    BatchingProducer, Error, ProducerOptions, Queue, QueueAttributes, QueueName, ReadOptions,
+    Result, MAX_BATCH,
 };
 
+use crate::recording::Recording;
+
 use super::{assert_invalid, assert_not_found, cleanup, fresh, length, missing};
-
-/// A [`Queue`] that forwards the required operations to another and records the messages of
-/// every `send_batch_json`: how a case sees the producer's statements.
-struct Recording {
-    inner: Arc<dyn Queue>,
-    batches: Mutex<Vec<Vec<Value>>>,
-}
-
-impl Recording {
-    fn new(inner: &Arc<dyn Queue>) -> Arc<Self> {
-        Arc::new(Self {
-            inner: Arc::clone(inner),
-            batches: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn batches(&self) -> Vec<Vec<Value>> {
-        self.batches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-#[async_trait]
-impl Queue for Recording {
-    async fn install(&self) -> Result<()> {
-        self.inner.install().await
-    }
-    async fn create(&self, queue: &QueueName, options: CreateOptions) -> Result<()> {
-        self.inner.create(queue, options).await
-    }
-    async fn drop_queue(&self, queue: &QueueName) -> Result<bool> {
-        self.inner.drop_queue(queue).await
-    }
-    async fn purge(&self, queue: &QueueName) -> Result<u64> {
-        self.inner.purge(queue).await
-    }
-    async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
-        self.inner.list_queues().await
-    }
-    async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
-        self.inner.metrics(queue).await
-    }
-    async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
-        self.inner.metrics_all().await
-    }
-    async fn send_json(&self, queue: &QueueName, message: Value, o: SendOptions) -> Result<i64> {
-        self.inner.send_json(queue, message, o).await
-    }
-    async fn send_batch_json(
-        &self,
-        queue: &QueueName,
-        messages: Vec<Value>,
-        options: SendOptions,
-    ) -> Result<Vec<i64>> {
-        self.batches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(messages.clone());
-        self.inner.send_batch_json(queue, messages, options).await
-    }
-    async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
-        self.inner.read_json(queue, options).await
-    }
-    async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
-        self.inner.pop_json(queue, qty).await
-    }
-    async fn set_vt_batch(
-        &self,
-        q: &QueueName,
-        ids: &[i64],
-        vt: VisibleAt,
-    ) -> Result<Vec<Message>> {
-        self.inner.set_vt_batch(q, ids, vt).await
-    }
-    async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        self.inner.delete_batch(queue, msg_ids).await
-    }
-    async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        self.inner.archive_batch(queue, msg_ids).await
-    }
-    async fn read_archive(&self, q: &QueueName, ids: &[i64]) -> Result<Vec<ArchivedMessage>> {
-        self.inner.read_archive(q, ids).await
-    }
-}
 
 type SendFut = Pin<Box<dyn Future<Output = Result<i64>> + Send>>;
 

@@ -3,106 +3,21 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use pgmq_core::serde_json::{json, Value};
 use pgmq_core::{
-    AckMode, ArchivedMessage, CreateOptions, Fence, Message, Queue, QueueAttributes, QueueExt,
-    QueueInfo, QueueMetrics, QueueName, ReadOptions, Receipt, Result, SendOptions, VisibleAt,
-    Worker, WorkerOptions, WorkerSummary,
+    AckMode, Fence, Message, Queue, QueueAttributes, QueueExt, QueueName, ReadOptions, Result,
+    SendOptions, Worker, WorkerOptions, WorkerSummary,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 
+use crate::recording::Recording;
+
 use super::{assert_invalid, assert_not_found, cleanup, fresh, length, missing};
-
-/// A [`Queue`] that forwards every operation to another and counts its `delete_receipts`
-/// statements: how a case sees the worker's acknowledgements.
-struct Counting {
-    inner: Arc<dyn Queue>,
-    delete_receipts: AtomicUsize,
-}
-
-#[async_trait]
-impl Queue for Counting {
-    async fn install(&self) -> Result<()> {
-        self.inner.install().await
-    }
-    async fn create(&self, queue: &QueueName, options: CreateOptions) -> Result<()> {
-        self.inner.create(queue, options).await
-    }
-    async fn drop_queue(&self, queue: &QueueName) -> Result<bool> {
-        self.inner.drop_queue(queue).await
-    }
-    async fn purge(&self, queue: &QueueName) -> Result<u64> {
-        self.inner.purge(queue).await
-    }
-    async fn list_queues(&self) -> Result<Vec<QueueInfo>> {
-        self.inner.list_queues().await
-    }
-    async fn metrics(&self, queue: &QueueName) -> Result<QueueMetrics> {
-        self.inner.metrics(queue).await
-    }
-    async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
-        self.inner.metrics_all().await
-    }
-    async fn send_json(&self, queue: &QueueName, message: Value, o: SendOptions) -> Result<i64> {
-        self.inner.send_json(queue, message, o).await
-    }
-    async fn send_batch_json(
-        &self,
-        queue: &QueueName,
-        messages: Vec<Value>,
-        options: SendOptions,
-    ) -> Result<Vec<i64>> {
-        self.inner.send_batch_json(queue, messages, options).await
-    }
-    async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
-        self.inner.read_json(queue, options).await
-    }
-    async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
-        self.inner.pop_json(queue, qty).await
-    }
-    async fn set_vt_batch(
-        &self,
-        q: &QueueName,
-        ids: &[i64],
-        vt: VisibleAt,
-    ) -> Result<Vec<Message>> {
-        self.inner.set_vt_batch(q, ids, vt).await
-    }
-    async fn delete_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        self.inner.delete_batch(queue, msg_ids).await
-    }
-    async fn archive_batch(&self, queue: &QueueName, msg_ids: &[i64]) -> Result<Vec<i64>> {
-        self.inner.archive_batch(queue, msg_ids).await
-    }
-    async fn read_archive(&self, q: &QueueName, ids: &[i64]) -> Result<Vec<ArchivedMessage>> {
-        self.inner.read_archive(q, ids).await
-    }
-    async fn delete_receipts(&self, q: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
-        self.delete_receipts.fetch_add(1, Ordering::SeqCst);
-        self.inner.delete_receipts(q, receipts).await
-    }
-    async fn archive_receipts(&self, q: &QueueName, receipts: &[Receipt]) -> Result<Vec<Fence>> {
-        self.inner.archive_receipts(q, receipts).await
-    }
-    async fn set_vt_receipts(
-        &self,
-        q: &QueueName,
-        receipts: &[Receipt],
-        vt: VisibleAt,
-    ) -> Result<Vec<Option<Message>>> {
-        self.inner.set_vt_receipts(q, receipts, vt).await
-    }
-    async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
-        self.inner.attributes(queue).await
-    }
-}
 
 /// Every attempt a handler saw, as (msg_id, read_ct), in order.
 type Attempts = Arc<Mutex<Vec<(i64, i32)>>>;
@@ -189,10 +104,7 @@ pub async fn worker_processes_each_message_once_and_coalesces_its_acks(q: Arc<dy
         .send_batch(&name, &bodies, SendOptions::new())
         .await
         .expect("send");
-    let counting = Arc::new(Counting {
-        inner: Arc::clone(&q),
-        delete_receipts: AtomicUsize::new(0),
-    });
+    let counting = Recording::new(&q);
     let attempts = Attempts::default();
     let seen_by = Arc::clone(&attempts);
     let options = quick().concurrency(8).batch_size(8);
@@ -210,7 +122,7 @@ pub async fn worker_processes_each_message_once_and_coalesces_its_acks(q: Arc<dy
     assert_eq!(handled, ids, "each message handled exactly once");
     assert_eq!(summary.processed, 50, "{summary:?}");
     assert_eq!(summary.failed + summary.stale_acks + summary.ack_errors, 0);
-    let statements = counting.delete_receipts.load(Ordering::SeqCst);
+    let statements = counting.delete_receipt_statements();
     assert!(
         statements * 2 <= 50,
         "{statements} ack statements for 50 messages: not coalescing"
