@@ -50,7 +50,7 @@ where
     let mut handed_out = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let want = qty - i64::try_from(handed_out.len()).unwrap_or(qty);
-        let handed = decode::messages(on(executor, queue, build(want)).await?)?;
+        let handed = decode::messages(on(executor, queue, || build(want)).await?)?;
         let short = i64::try_from(handed.len()).unwrap_or(want) < want;
         handed_out.extend(handed);
         if !short {
@@ -58,7 +58,7 @@ where
         }
         // Short: the queue ran out, or the claim left messages past their receive count.
         let window = (want + DEAD_WINDOW_SLACK).min(MAX_DEAD_WINDOW);
-        let found = on(executor, queue, sql::dead_letters(queue, window)).await?;
+        let found = on(executor, queue, || sql::dead_letters(queue, window)).await?;
         let Some((dlq, ids)) = outcomes::dead_letters(found)? else {
             break;
         };
@@ -104,7 +104,7 @@ pub(crate) async fn redrive<E: Executor + ?Sized>(
             },
         };
         let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
-        let st = sql::redrive(dlq, &to, source.as_ref(), limit);
+        let st = || sql::redrive(dlq, &to, source.as_ref(), limit);
         // The dead-letter queue exists (looked at above), so a missing table is the target.
         let n = on(executor, &to, st).await?.single()?.int8("count")?;
         let n = u64::try_from(n).unwrap_or_default();
@@ -134,7 +134,7 @@ async fn oldest_source<E: Executor + ?Sized>(
     executor: &E,
     dlq: &QueueName,
 ) -> Result<Option<QueueName>> {
-    let rows = on(executor, dlq, sql::oldest_source(dlq)).await?;
+    let rows = on(executor, dlq, || sql::oldest_source(dlq)).await?;
     match rows.each().next() {
         None => Ok(None),
         Some(mut c) => Ok(Some(QueueName::new(c.text("source")?)?)),

@@ -38,7 +38,7 @@ async fn by_receipts<E, T>(
     executor: &E,
     queue: &QueueName,
     receipts: &[Receipt],
-    build: impl FnOnce(Vec<Receipt>) -> Statement,
+    build: impl Fn(Vec<Receipt>) -> Statement + Send + Sync,
     decode: fn(Rows) -> Result<Vec<T>>,
 ) -> Result<Vec<T>>
 where
@@ -48,7 +48,7 @@ where
     if receipts.is_empty() {
         return Ok(Vec::new());
     }
-    decode(on(executor, queue, build(receipts.to_vec())).await?)
+    decode(on(executor, queue, || build(receipts.to_vec())).await?)
 }
 
 /// Rows of [`sql::RECEIPTS`]: what a fenced delete or archive acted on.

@@ -27,7 +27,7 @@ async fn by_ids<E, T>(
     executor: &E,
     queue: &QueueName,
     ids: &[i64],
-    build: impl FnOnce(Vec<i64>) -> Statement,
+    build: impl Fn(Vec<i64>) -> Statement + Send + Sync,
     decode: fn(Rows) -> Result<Vec<T>>,
 ) -> Result<Vec<T>>
 where
@@ -37,7 +37,7 @@ where
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    decode(on(executor, queue, build(ids.to_vec())).await?)
+    decode(on(executor, queue, || build(ids.to_vec())).await?)
 }
 
 #[async_trait]
@@ -78,7 +78,7 @@ impl<E: Executor + ?Sized> Queue for E {
 
     async fn purge(&self, queue: &QueueName) -> Result<u64> {
         traced("purge", Some(queue), None, async move {
-            let n = on(self, queue, sql::purge(queue))
+            let n = on(self, queue, || sql::purge(queue))
                 .await?
                 .single()?
                 .int8("count")?;
@@ -105,7 +105,7 @@ impl<E: Executor + ?Sized> Queue for E {
         traced("metrics", Some(queue), None, async move {
             // The function reports a missing queue as no row; an error is about this library's
             // own objects (installed here on first need), not about the queue.
-            decode::metrics(installed(self, sql::metrics(queue)).await?)?
+            decode::metrics(installed(self, || sql::metrics(queue)).await?)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::QueueNotFound {
@@ -117,7 +117,7 @@ impl<E: Executor + ?Sized> Queue for E {
 
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>> {
         traced("metrics_all", None, None, async move {
-            decode::metrics(installed(self, sql::metrics_all()).await?)
+            decode::metrics(installed(self, sql::metrics_all).await?)
         })
         .await
     }
@@ -304,7 +304,7 @@ impl<E: Executor + ?Sized> Queue for E {
     async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
         traced("peek", Some(queue), Some(qty), async move {
             let qty = checked_qty(qty, "quantity")?;
-            decode::messages_in_row_order(on(self, queue, sql::peek(queue, qty)).await?)
+            decode::messages_in_row_order(on(self, queue, || sql::peek(queue, qty)).await?)
         })
         .await
     }

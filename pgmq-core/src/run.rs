@@ -15,48 +15,33 @@ pub(crate) async fn run<E: Executor + ?Sized>(executor: &E, statement: Statement
     Ok(Rows { rows, columns })
 }
 
-/// [`run`] on `queue`, reporting a missing table as [`Error::QueueNotFound`].
+/// The statement `build` makes, run on `queue`, reporting a missing table as
+/// [`Error::QueueNotFound`].
 ///
 /// Statements also read this library's own objects (`pgmq_rs.queue_attributes`, the metrics
 /// function), which `install` and `create` make. In a database where only the pgmq extension
-/// made the queues, they are missing at first: then this installs them and runs the
-/// statement once more, so such queues work as they are. (Not inside the caller's
+/// made the queues, they are missing at first: then this installs them and builds and runs
+/// the statement once more, so such queues work as they are. (Not inside the caller's
 /// transaction, which the failed statement has aborted: there the answer stays
-/// `QueueNotFound` until `install` has run.)
-pub(crate) async fn on<E: Executor + ?Sized>(
-    executor: &E,
-    queue: &QueueName,
-    statement: Statement,
-) -> Result<Rows> {
-    installed(executor, statement)
-        .await
-        .map_err(on_queue(queue))
+/// `QueueNotFound` until `install` has run.) The statement is built again rather than kept
+/// for that second try, so the way that succeeds copies nothing.
+pub(crate) async fn on<E, B>(executor: &E, queue: &QueueName, build: B) -> Result<Rows>
+where
+    E: Executor + ?Sized,
+    B: Fn() -> Statement + Send + Sync,
+{
+    installed(executor, build).await.map_err(on_queue(queue))
 }
 
-/// [`on`] for a statement `build` makes, built again (rather than cloned) for the second try.
-pub(crate) async fn on_with<E, B>(executor: &E, queue: &QueueName, build: B) -> Result<Rows>
+/// [`run`] with the first-need install of [`on`], without mapping errors to a queue.
+pub(crate) async fn installed<E, B>(executor: &E, build: B) -> Result<Rows>
 where
     E: Executor + ?Sized,
     B: Fn() -> Statement + Send + Sync,
 {
     match run(executor, build()).await {
         Err(e) if missing_object(&e) && installs_missing(executor).await => {
-            run(executor, build()).await.map_err(on_queue(queue))
-        }
-        other => other.map_err(on_queue(queue)),
-    }
-}
-
-/// [`run`], installing this library's objects and running once more if they were missing
-/// (see [`on`]).
-pub(crate) async fn installed<E: Executor + ?Sized>(
-    executor: &E,
-    statement: Statement,
-) -> Result<Rows> {
-    let again = statement.clone();
-    match run(executor, statement).await {
-        Err(e) if missing_object(&e) && installs_missing(executor).await => {
-            run(executor, again).await
+            run(executor, build()).await
         }
         other => other,
     }

@@ -8,7 +8,7 @@ use crate::decode;
 use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::options::{delay_params, SendOptions};
-use crate::run::{on, on_with};
+use crate::run::on;
 use crate::sql;
 
 /// Sends `messages` (already checked) with `options`: with the single-message statement
@@ -26,13 +26,13 @@ pub(crate) async fn send<E: Executor + ?Sized>(
         (true, Some(message)) => sql::send(queue, message.clone(), delay, options.headers.clone()),
         _ => sql::send_batch(queue, messages.clone(), delay, options.headers.clone()),
     };
-    let ids = decode::ids(on_with(executor, queue, build).await?)?;
+    let ids = decode::ids(on(executor, queue, build).await?)?;
     if ids.len() == expected {
         return Ok(ids);
     }
     if ids.is_empty() {
         // Nothing written: a message was over the queue's limit. Say which.
-        let rows = on(executor, queue, sql::oversized(queue, messages)).await?;
+        let rows = on(executor, queue, || sql::oversized(queue, messages.clone())).await?;
         if let Some(mut c) = rows.each().next() {
             let count = |v: i64| u64::try_from(v).unwrap_or_default();
             return Err(Error::MessageTooLarge {

@@ -66,7 +66,7 @@ pub(crate) async fn attributes<E: Executor + ?Sized>(
     executor: &E,
     queue: &QueueName,
 ) -> Result<QueueAttributes> {
-    outcomes::attributes(on(executor, queue, sql::attributes(queue)).await?, queue)
+    outcomes::attributes(on(executor, queue, || sql::attributes(queue)).await?, queue)
 }
 
 pub(crate) async fn set_attributes<E: Executor + ?Sized>(
@@ -96,7 +96,7 @@ pub(crate) async fn trim_archive<E: Executor + ?Sized>(
     let chunk = i64::try_from(MAX_BATCH).unwrap_or(1000);
     let mut total = 0;
     loop {
-        let st = sql::trim_archive(queue, chunk);
+        let st = || sql::trim_archive(queue, chunk);
         let n = on(executor, queue, st).await?.single()?.int8("count")?;
         total += u64::try_from(n).unwrap_or_default();
         if n < chunk {

@@ -9,8 +9,7 @@ use crate::error::Result;
 use crate::name::QueueName;
 
 /// Runs `operation` on `queue` (with `count` messages or ids, where that means something)
-/// inside its span, and records a failure's kind on it.
-#[cfg(feature = "tracing")]
+/// inside its span, and records a failure's kind on it. Without the feature, only awaits.
 pub(crate) async fn traced<T, F>(
     operation: &'static str,
     queue: Option<&QueueName>,
@@ -20,38 +19,32 @@ pub(crate) async fn traced<T, F>(
 where
     F: Future<Output = Result<T>>,
 {
-    use tracing::Instrument;
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument;
 
-    let destination = queue.map(QueueName::as_str);
-    let span = tracing::info_span!(
-        "pgmq",
-        otel.name = %format_args!("{operation} {}", destination.unwrap_or_default()),
-        otel.kind = "client",
-        messaging.system = "pgmq",
-        messaging.operation.name = operation,
-        messaging.destination.name = destination,
-        messaging.batch.message_count = count,
-        error.type = tracing::field::Empty,
-    );
-    let result = body.instrument(span.clone()).await;
-    if let Err(e) = &result {
-        span.record("error.type", kind(e).as_str());
+        let destination = queue.map(QueueName::as_str);
+        let span = tracing::info_span!(
+            "pgmq",
+            otel.name = %format_args!("{operation} {}", destination.unwrap_or_default()),
+            otel.kind = "client",
+            messaging.system = "pgmq",
+            messaging.operation.name = operation,
+            messaging.destination.name = destination,
+            messaging.batch.message_count = count,
+            error.type = tracing::field::Empty,
+        );
+        let result = body.instrument(span.clone()).await;
+        if let Err(e) = &result {
+            span.record("error.type", kind(e).as_str());
+        }
+        result
     }
-    result
-}
-
-/// Without the `tracing` feature: the operation alone.
-#[cfg(not(feature = "tracing"))]
-pub(crate) async fn traced<T, F>(
-    _operation: &'static str,
-    _queue: Option<&QueueName>,
-    _count: Option<usize>,
-    body: F,
-) -> Result<T>
-where
-    F: Future<Output = Result<T>>,
-{
-    body.await
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (operation, queue, count);
+        body.await
+    }
 }
 
 /// The variant of an error, for `error.type` (its `Debug` up to the first field).
