@@ -57,9 +57,18 @@ where
             break;
         }
         // Short: the queue ran out, or the claim left messages past their receive count.
+        if no_policy::known(queue) {
+            break;
+        }
         let window = (want + DEAD_WINDOW_SLACK).min(MAX_DEAD_WINDOW);
         let found = on(executor, queue, || sql::dead_letters(queue, window)).await?;
-        let Some((dlq, ids)) = outcomes::dead_letters(found)? else {
+        let Some((dlq, ids)) = (match outcomes::dead_letters(found)? {
+            None => {
+                no_policy::remember(queue);
+                None
+            }
+            Some(dead) => dead,
+        }) else {
             break;
         };
         let moved = sql::dead_letter(queue, &dlq, ids);
@@ -138,5 +147,51 @@ async fn oldest_source<E: Executor + ?Sized>(
     match rows.each().next() {
         None => Ok(None),
         Some(mut c) => Ok(Some(QueueName::new(c.text("source")?)?)),
+    }
+}
+
+/// Queues seen without a dead-letter policy, so that a short read (an empty poll, most of
+/// all) does not look for dead letters every time.
+///
+/// Per process and by queue name only, for at most [`no_policy::FOR`]. Being wrong is safe:
+/// the claim itself never hands out a message past its receive count, whatever this says; a
+/// stale entry only delays moving such messages to the dead-letter queue by up to that long.
+/// Setting attributes through this process forgets the queue at once.
+pub(crate) mod no_policy {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use crate::name::QueueName;
+
+    /// How long "no policy" is believed.
+    pub(crate) const FOR: Duration = Duration::from_secs(1);
+
+    fn seen() -> &'static Mutex<HashMap<QueueName, Instant>> {
+        static SEEN: OnceLock<Mutex<HashMap<QueueName, Instant>>> = OnceLock::new();
+        SEEN.get_or_init(Mutex::default)
+    }
+
+    /// Whether `queue` was seen without a policy within [`FOR`].
+    pub(crate) fn known(queue: &QueueName) -> bool {
+        let seen = seen().lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(queue).is_some_and(|at| at.elapsed() < FOR)
+    }
+
+    /// `queue` has no policy now.
+    pub(crate) fn remember(queue: &QueueName) {
+        let mut seen = seen().lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() > 10_000 {
+            seen.retain(|_, at| at.elapsed() < FOR);
+        }
+        seen.insert(queue.clone(), Instant::now());
+    }
+
+    /// `queue`'s attributes changed here: look again next time.
+    pub(crate) fn forget(queue: &QueueName) {
+        seen()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(queue);
     }
 }

@@ -17,17 +17,25 @@ fn unsigned(v: i64) -> u64 {
 /// queue and the ids, or `None` when there are none.
 ///
 /// [`sql::dead_letters`]: crate::sql::dead_letters
-pub(crate) fn dead_letters(rows: Rows) -> Result<Option<(QueueName, Vec<i64>)>> {
-    let mut dead: Option<(QueueName, Vec<i64>)> = None;
+/// Messages to move: the dead-letter queue and the ids.
+pub(crate) type Dead = (QueueName, Vec<i64>);
+
+/// The outer `None` means the queue has no dead-letter policy at all.
+pub(crate) fn dead_letters(rows: Rows) -> Result<Option<Option<Dead>>> {
+    let mut policy = false;
+    let mut dead: Option<Dead> = None;
     for mut c in rows.each() {
+        policy = true;
         let dlq = c.text("dead_letter_queue")?;
-        let id = c.int8("msg_id")?;
+        let Some(id) = c.opt_int8("msg_id")? else {
+            continue;
+        };
         match &mut dead {
             Some((_, ids)) => ids.push(id),
             None => dead = Some((QueueName::new(dlq)?, vec![id])),
         }
     }
-    Ok(dead)
+    Ok(policy.then_some(dead))
 }
 
 /// A queue's attributes; no row means the queue does not exist.

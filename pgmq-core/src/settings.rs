@@ -44,6 +44,7 @@ pub(crate) async fn create<E: Executor + ?Sized>(
     queue: &QueueName,
     options: CreateOptions,
 ) -> Result<()> {
+    crate::dead_letters::no_policy::forget(queue);
     let create = sql::create(queue, options.unlogged);
     let Some(attributes) = options.attributes else {
         return executor.query(create).await.map(drop);
@@ -74,6 +75,7 @@ pub(crate) async fn set_attributes<E: Executor + ?Sized>(
     queue: &QueueName,
     attributes: QueueAttributes,
 ) -> Result<()> {
+    crate::dead_letters::no_policy::forget(queue);
     let values = stored(queue, &attributes)?;
     let [lock, set] = sql::set_attributes(queue, values);
     let columns = set.columns;

@@ -90,7 +90,8 @@ USING claimed"
 
 /// Messages a claim left out, one row each: its queue's dead-letter queue and the id of a
 /// visible message among the first `window` (in claim order) already received
-/// `max_receive_count` times. No rows when the queue has no dead-letter policy.
+/// `max_receive_count` times; one row with a `NULL` id when the queue has a dead-letter
+/// policy but no such message; no row when it has no policy.
 const DEAD: &[Column] = columns![dead_letter_queue: Text, msg_id: Int8];
 
 /// See [`DEAD`]. Run after a claim that handed out fewer messages than it asked for.
@@ -99,13 +100,13 @@ pub fn dead_letters(q: &QueueName, window: i64) -> Statement {
     let window = b.bind(Param::Int8(window));
     let sql = format!(
         "SELECT a.dead_letter_queue::text AS dead_letter_queue, w.msg_id
-FROM {attributes} a,
-     LATERAL (SELECT msg_id, read_ct FROM {qt}
-              WHERE vt <= (SELECT clock_timestamp())
-              ORDER BY vt
-              LIMIT {window}) w
-WHERE a.queue_name = '{q}' AND a.dead_letter_queue IS NOT NULL
-  AND w.read_ct >= a.max_receive_count",
+FROM {attributes} a
+LEFT JOIN LATERAL (SELECT h.msg_id FROM (SELECT msg_id, read_ct FROM {qt}
+                                         WHERE vt <= (SELECT clock_timestamp())
+                                         ORDER BY vt
+                                         LIMIT {window}) h
+                   WHERE h.read_ct >= a.max_receive_count) w ON true
+WHERE a.queue_name = '{q}' AND a.dead_letter_queue IS NOT NULL",
         qt = queue_table(q),
         attributes = ATTRIBUTES_TABLE,
     );
@@ -172,8 +173,10 @@ RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m
     #[test]
     fn a_short_claim_finds_what_it_left_for_the_dead_letter_queue() {
         let st = dead_letters(&name("jobs"), 110);
-        assert!(st.sql.contains("LIMIT $1::bigint) w"));
-        assert!(st.sql.contains("w.read_ct >= a.max_receive_count"));
+        assert!(st.sql.contains("LIMIT $1::bigint) h"));
+        assert!(st
+            .sql
+            .contains("WHERE h.read_ct >= a.max_receive_count) w ON true"));
         assert!(st
             .sql
             .contains("a.queue_name = 'jobs' AND a.dead_letter_queue IS NOT NULL"));
