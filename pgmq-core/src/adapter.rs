@@ -1,6 +1,7 @@
 //! What a driver adapter works with: the [`Executor`] it implements, the [`Statement`]s core
 //! hands it, and the [`Cell`]s it hands back. Applications never need this module.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +35,37 @@ pub trait Executor: Send + Sync {
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
     }
+
+    /// Opens listening connections for readers that wait, if this executor can: one on a
+    /// pool opens a dedicated connection from the pool's configuration (a pool's own
+    /// connections do not surface notifications). The default, for an executor on the
+    /// caller's connection or transaction, is `None`: its waiting readers poll.
+    fn listener(&self) -> Option<Arc<dyn Listener>> {
+        None
+    }
+}
+
+/// Opens dedicated connections that `LISTEN`, for waiting readers. Core keeps one such
+/// connection per process and database (named by [`database`](Self::database)), shared by
+/// every waiting reader, and opens a new one when it needs another channel or lost the last.
+#[async_trait]
+pub trait Listener: Send + Sync + 'static {
+    /// Opens a new connection, runs `LISTEN` on each of `channels` (quoted: they contain
+    /// dots), and returns it once every `LISTEN` has completed.
+    async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>>;
+
+    /// Names the database this listener connects to (host, port, database, user). Listeners
+    /// that name the same database share one connection.
+    fn database(&self) -> String;
+}
+
+/// A listening connection: the notifications it receives, until it fails.
+#[async_trait]
+pub trait Notifications: Send {
+    /// Waits for the next notification and returns its channel. An error means the
+    /// connection is lost; core then drops it and opens another. Core may drop the future
+    /// before it completes, but then drops the connection too.
+    async fn next(&mut self) -> Result<String>;
 }
 
 /// One SQL statement built by core: its text, its bind parameters and the columns it returns.

@@ -24,6 +24,7 @@ use crate::adapter::{Executor, Row, Statement};
 use crate::attributes::{QueueAttributes, RedriveOptions};
 use crate::error::{Error, Result};
 use crate::ext::QueueExt;
+use crate::listen::Readiness;
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
@@ -257,6 +258,22 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     /// See [`Queue::peek`].
     pub fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
         block_on(self.bridge.peek(queue, qty))
+    }
+
+    /// See [`Queue::enable_notify_insert`]. (This twin's own waiting reads poll: it has no
+    /// listening connection.)
+    pub fn enable_notify_insert(&self, queue: &QueueName, throttle: Duration) -> Result<()> {
+        block_on(self.bridge.enable_notify_insert(queue, throttle))
+    }
+
+    /// See [`Queue::disable_notify_insert`].
+    pub fn disable_notify_insert(&self, queue: &QueueName) -> Result<()> {
+        block_on(self.bridge.disable_notify_insert(queue))
+    }
+
+    /// See [`Queue::readiness`].
+    pub fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
+        block_on(self.bridge.readiness(queue))
     }
 
     /// See [`QueueExt::delete_receipt`].

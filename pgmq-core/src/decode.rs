@@ -2,11 +2,14 @@
 //! name the statement's column list gives it, so a statement and its decoder cannot drift
 //! apart unnoticed.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::adapter::{Cell, Column, Row};
 use crate::error::{Error, Result};
+use crate::listen::Readiness;
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// Reads a row's cells in order, checking each one's column name and type.
@@ -236,6 +239,18 @@ pub(crate) fn queue_infos(rows: Rows) -> Result<Vec<QueueInfo>> {
             ))
         })
         .collect()
+}
+
+/// The one row of [`sql::readiness`](crate::sql::readiness).
+pub(crate) fn readiness(rows: Rows) -> Result<Readiness> {
+    let mut c = rows.single()?;
+    let millis = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    Ok(Readiness {
+        next_visible: c.opt_int8("next_visible_ms")?.map(millis),
+        notifies: c.boolean("notifies")?,
+        throttle_window: c.opt_int8("window_ms")?.map(millis),
+        suppressed_in_flight: c.boolean("suppressed")?,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod decode;
 mod error;
 mod ext;
 mod fenced;
+mod listen;
 mod name;
 mod ops;
 mod options;
@@ -42,8 +43,12 @@ pub use attributes::{
 };
 pub use error::{BoxError, DbErrorKind, Error, Result};
 pub use ext::{QueueExt, POP_CLAIM};
+pub use listen::{channel as notify_channel, Readiness, Subscription};
 pub use name::QueueName;
-pub use options::{CreateOptions, ReadOptions, SendOptions, VisibleAt, MAX_BATCH, MAX_DELAY};
+pub use options::{
+    CreateOptions, ReadOptions, SendOptions, VisibleAt, DEFAULT_NOTIFY_THROTTLE, MAX_BATCH,
+    MAX_DELAY,
+};
 pub use producer::{BatchingProducer, ProducerOptions};
 pub use queue::Queue;
 pub use receipt::{Fence, Receipt};

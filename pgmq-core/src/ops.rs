@@ -1,6 +1,8 @@
 //! [`Queue`] for every [`Executor`]: validation, statement, decoding. The one implementation
 //! of the queue's logic.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -10,6 +12,7 @@ use crate::attributes::{QueueAttributes, RedriveOptions};
 use crate::checks;
 use crate::decode::{self, Rows};
 use crate::error::{DbErrorKind, Error, Result};
+use crate::listen::{Readiness, Subscription};
 use crate::name::QueueName;
 use crate::options::{
     checked_millis, checked_qty, delay_params, CreateOptions, ReadOptions, SendOptions, VisibleAt,
@@ -178,7 +181,8 @@ impl<E: Executor + ?Sized> Queue for E {
             match options.wait {
                 None => read_once().await,
                 Some(wait) => {
-                    poll::until_some(wait, options.poll_interval, read_once, |d| self.sleep(d))
+                    let interval = options.poll_interval;
+                    poll::until_some(self, queue, wait, interval, read_once, |d| self.sleep(d))
                         .await
                 }
             }
@@ -307,5 +311,35 @@ impl<E: Executor + ?Sized> Queue for E {
             decode::messages_in_row_order(on(self, queue, || sql::peek(queue, qty)).await?)
         })
         .await
+    }
+
+    async fn enable_notify_insert(&self, queue: &QueueName, throttle: Duration) -> Result<()> {
+        traced("enable_notify_insert", Some(queue), None, async move {
+            let ms = settings::throttle_millis(throttle)?;
+            on(self, queue, || sql::enable_notify(queue, ms))
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn disable_notify_insert(&self, queue: &QueueName) -> Result<()> {
+        traced("disable_notify_insert", Some(queue), None, async move {
+            on(self, queue, || sql::disable_notify(queue))
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn subscribe(&self, queue: &QueueName) -> Result<Subscription> {
+        Ok(match self.listener() {
+            Some(listener) => Subscription::new(listener, queue).await,
+            None => Subscription::polling(),
+        })
+    }
+
+    async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
+        decode::readiness(on(self, queue, || sql::readiness(queue)).await?)
     }
 }

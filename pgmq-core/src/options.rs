@@ -88,8 +88,15 @@ pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
     Ok(qty as i64)
 }
 
+/// The throttle of a new queue's insert notifications: at most one notifying transaction
+/// per queue per this span. Every notifying commit takes a lock that serializes it with all
+/// other notifying commits of the server, so one per send would cap concurrent senders;
+/// waiting readers cover the sends the throttle leaves silent (see
+/// [`Queue::readiness`](crate::Queue::readiness)).
+pub const DEFAULT_NOTIFY_THROTTLE: Duration = Duration::from_millis(10);
+
 /// Options for `create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CreateOptions {
     /// Create the queue table `UNLOGGED`: faster writes, emptied by a crash or failover.
@@ -98,12 +105,40 @@ pub struct CreateOptions {
     /// [`Queue::set_attributes`](crate::Queue::set_attributes)); `None` leaves an existing
     /// queue's attributes as they are.
     pub attributes: Option<QueueAttributes>,
+    /// Insert notifications with this throttle, so waiting readers wake on sends (see
+    /// [`Queue::enable_notify_insert`](crate::Queue::enable_notify_insert)); given to a
+    /// queue that has none yet (an existing queue's notifications stay as they are).
+    /// Default: [`DEFAULT_NOTIFY_THROTTLE`]. `None`: no notifications (readers poll).
+    pub notify_insert: Option<Duration>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self {
+            unlogged: false,
+            attributes: None,
+            notify_insert: Some(DEFAULT_NOTIFY_THROTTLE),
+        }
+    }
 }
 
 impl CreateOptions {
-    /// A logged queue (the default).
+    /// A logged queue with insert notifications (the default).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Insert notifications at most once per `throttle` (`Duration::ZERO`: one per sending
+    /// statement).
+    pub fn notify_insert(mut self, throttle: Duration) -> Self {
+        self.notify_insert = Some(throttle);
+        self
+    }
+
+    /// No insert notifications: readers of this queue poll.
+    pub fn without_notify_insert(mut self) -> Self {
+        self.notify_insert = None;
+        self
     }
 
     /// An `UNLOGGED` queue.

@@ -1,4 +1,5 @@
-//! Waiting for messages by polling. A later release wakes on LISTEN/NOTIFY instead.
+//! Waiting for messages: parked on the shared listening connection when the executor can
+//! listen, else polling.
 
 use std::future::Future;
 use std::time::Duration;
@@ -6,16 +7,58 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::Result;
+use crate::listen::{Readiness, Subscription};
+use crate::name::QueueName;
+use crate::Queue;
 
-/// Calls `attempt` until it returns a non-empty list or `wait` has passed, pausing with
-/// `sleep` for `interval` (at least 1 ms, never past the deadline) between attempts.
-pub(crate) async fn until_some<T, F, Fut, S, SFut>(
+/// How often a reader whose listening connection is down (reconnecting) looks again.
+pub(crate) const SLOW_POLL: Duration = Duration::from_secs(1);
+
+/// How long to wait before reading again, for a reader that found `queue` empty in a read
+/// made after `ready` was asked: `None` to wait for a notification alone.
+pub(crate) fn pause(
+    sub: &Subscription,
+    ready: Option<&Readiness>,
+    poll: Duration,
+) -> Option<Duration> {
+    match ready {
+        Some(ready) if sub.is_listening() => ready.recheck_after(poll),
+        _ if sub.can_listen() => Some(SLOW_POLL.max(poll)),
+        _ => Some(poll),
+    }
+}
+
+/// What a waiting reader asks before its last read: [`Queue::readiness`] while listening
+/// (one statement), nothing otherwise.
+pub(crate) async fn ask<Q: Queue + ?Sized>(
+    queue: &Q,
+    name: &QueueName,
+    sub: &Subscription,
+) -> Result<Option<Readiness>> {
+    if sub.is_listening() {
+        queue.readiness(name).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Calls `attempt` until it returns a non-empty list or `wait` has passed.
+///
+/// On an executor that can listen, the reader subscribes to the queue's notifications, and
+/// after an empty read asks [`Queue::readiness`] and reads once more before it parks: parked,
+/// it holds no connection and runs no query until a notification, the next message's
+/// visibility time, or the deadline. Otherwise it pauses with `sleep` for `interval` (at
+/// least 1 ms, never past the deadline) between attempts.
+pub(crate) async fn until_some<Q, T, F, Fut, S, SFut>(
+    queue: &Q,
+    name: &QueueName,
     wait: Duration,
     interval: Duration,
     attempt: F,
     sleep: S,
 ) -> Result<Vec<T>>
 where
+    Q: Queue + ?Sized,
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Vec<T>>>,
     S: Fn(Duration) -> SFut,
@@ -23,12 +66,30 @@ where
 {
     let deadline = Instant::now() + wait;
     let interval = interval.max(Duration::from_millis(1));
+    let mut sub = queue.subscribe(name).await?;
+    let mut found = attempt().await?;
     loop {
-        let found = attempt().await?;
-        let now = Instant::now();
-        if !found.is_empty() || now >= deadline {
+        if !found.is_empty() || Instant::now() >= deadline {
             return Ok(found);
         }
-        sleep(interval.min(deadline - now)).await;
+        let ready = ask(queue, name, &sub).await?;
+        if ready.is_some() {
+            // The read the answer covers.
+            found = attempt().await?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let pause = pause(&sub, ready.as_ref(), interval).map_or(left, |p| p.min(left));
+        if sub.can_listen() {
+            tokio::select! {
+                () = sub.changed() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        } else {
+            sleep(pause).await;
+        }
+        found = attempt().await?;
     }
 }

@@ -1,10 +1,13 @@
 //! The [`Queue`] trait: the operations every backend provides.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::attributes::{QueueAttributes, RedriveOptions};
 use crate::error::{Error, Result};
+use crate::listen::{Readiness, Subscription};
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::receipt::{Fence, Receipt};
@@ -318,5 +321,66 @@ pub trait Queue: Send + Sync {
     async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
         let _ = (queue, qty);
         Err(Error::Unsupported { operation: "peek" })
+    }
+
+    /// Turns on insert notifications for `queue`: every sending statement (of any client:
+    /// this library, the extension's `pgmq.send`, plain SQL) notifies the channel
+    /// `pgmq.q_<name>.INSERT` when it commits, at most once per `throttle`
+    /// (`Duration::ZERO`: every one). The trigger, channel and throttle table are the pgmq
+    /// extension's (`pgmq.notify_insert_throttle`), so its listeners and its
+    /// `disable_notify_insert` work on these queues too. Queues made by
+    /// [`create`](Self::create) have them on by default
+    /// ([`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE)).
+    ///
+    /// # Behavior
+    /// - Replaces an existing notification trigger (ours or the extension's) and its throttle.
+    /// - A throttle over `i32::MAX` milliseconds is [`Error::InvalidArgument`]; an unknown
+    ///   queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn enable_notify_insert(&self, queue: &QueueName, throttle: Duration) -> Result<()> {
+        let _ = (queue, throttle);
+        Err(Error::Unsupported {
+            operation: "enable_notify_insert",
+        })
+    }
+
+    /// Turns off insert notifications for `queue`; waiting readers then poll it.
+    ///
+    /// # Behavior
+    /// - Nothing to turn off is not an error; an unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn disable_notify_insert(&self, queue: &QueueName) -> Result<()> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "disable_notify_insert",
+        })
+    }
+
+    /// Subscribes to `queue`'s insert notifications through this process's shared
+    /// listening connection to the database (opened on first need): what a read with a
+    /// wait and the [`Worker`](crate::Worker) park on. Subscribe, then read, then wait on
+    /// [`Subscription::changed`].
+    ///
+    /// # Behavior
+    /// - On an executor that cannot listen (on the caller's connection or transaction), and
+    ///   in the default body, a subscription that never wakes: readers poll.
+    /// - Waits briefly (up to 2 s) for the listening connection; if it is not up by then,
+    ///   the subscription reports [`Subscription::is_listening`] `false` until it is.
+    async fn subscribe(&self, queue: &QueueName) -> Result<Subscription> {
+        let _ = queue;
+        Ok(Subscription::polling())
+    }
+
+    /// What a reader about to wait on `queue` needs to know: when the next message becomes
+    /// visible, whether sends notify, and the throttle's state (see [`Readiness`]). One
+    /// statement; ask it before the last read, then wait
+    /// [`Readiness::recheck_after`] at most.
+    ///
+    /// # Behavior
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Readiness::unknown`] (poll).
+    async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
+        let _ = queue;
+        Ok(Readiness::unknown())
     }
 }

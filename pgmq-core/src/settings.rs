@@ -18,6 +18,13 @@ fn millis(span: Option<std::time::Duration>, argument: &'static str) -> Result<O
     .transpose()
 }
 
+/// The milliseconds of a notification throttle, at most `i32::MAX` (the extension's column
+/// type).
+pub(crate) fn throttle_millis(throttle: std::time::Duration) -> Result<i32> {
+    i32::try_from(throttle.as_millis())
+        .map_err(|_| Error::invalid("notification throttle", format!("{throttle:?}")))
+}
+
 /// Checks `attributes` and turns them into what the table stores.
 fn stored(queue: &QueueName, attributes: &QueueAttributes) -> Result<StoredAttributes> {
     attributes.check(queue)?;
@@ -45,7 +52,8 @@ pub(crate) async fn create<E: Executor + ?Sized>(
     options: CreateOptions,
 ) -> Result<()> {
     crate::dead_letters::no_policy::forget(queue);
-    let create = sql::create(queue, options.unlogged);
+    let throttle = options.notify_insert.map(throttle_millis).transpose()?;
+    let create = sql::create(queue, options.unlogged, throttle);
     let Some(attributes) = options.attributes else {
         return executor.query(create).await.map(drop);
     };

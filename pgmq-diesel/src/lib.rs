@@ -4,6 +4,7 @@ mod bind;
 pub mod blocking;
 mod decode;
 mod error;
+mod listen;
 mod queue;
 
 pub use blocking::DieselSyncConnQueue;

@@ -1,5 +1,7 @@
 //! The async queue types: one on a deadpool pool, one on a connection or transaction.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -7,11 +9,12 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Row, Statement};
 use pgmq_core::{Error, Result};
 use tokio::sync::Mutex;
 
 use crate::decode::AnyRow;
+use crate::listen::DieselListener;
 use crate::{bind, decode, error};
 
 async fn run<Conn>(conn: &mut Conn, statement: Statement) -> Result<Vec<Row>>
@@ -63,6 +66,8 @@ where
 #[derive(Clone)]
 pub struct DieselQueue {
     pool: Pool<AsyncPgConnection>,
+    /// Where waiting readers' listening connection goes; `None`: they poll.
+    listen: Option<Arc<str>>,
 }
 
 impl DieselQueue {
@@ -72,8 +77,19 @@ impl DieselQueue {
     /// one out, unless its `ManagerConfig` uses `RecyclingMethod::Fast`; that check is an extra
     /// round trip per queue operation. Queue operations report a broken connection as
     /// [`Error::Connection`] either way.
+    ///
+    /// Its reads with a wait poll, since the pool does not say how to open a connection of
+    /// its own: give that with [`with_listener`](Self::with_listener).
     pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
-        Self { pool }
+        Self { pool, listen: None }
+    }
+
+    /// Lets waiting readers (reads with a wait, the worker) park on notifications received
+    /// on one dedicated connection per process, opened to `url`, instead of polling.
+    /// [`connect`](Self::connect) does this itself.
+    pub fn with_listener(mut self, url: &str) -> Self {
+        self.listen = Some(Arc::from(url));
+        self
     }
 
     /// Builds a pool with deadpool's default settings for `url`
@@ -91,7 +107,7 @@ impl DieselQueue {
             source: Box::new(e),
         })?;
         drop(pool.get().await.map_err(error::pool)?);
-        Ok(Self::new(pool))
+        Ok(Self::new(pool).with_listener(url))
     }
 
     /// The pool, for the application's own queries.
@@ -110,12 +126,18 @@ impl std::fmt::Debug for DieselQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DieselQueue")
             .field("pool", &self.pool.status())
+            .field("listens", &self.listen.is_some())
             .finish()
     }
 }
 
 #[async_trait]
 impl Executor for DieselQueue {
+    fn listener(&self) -> Option<Arc<dyn Listener>> {
+        let url = Arc::clone(self.listen.as_ref()?);
+        Some(Arc::new(DieselListener { url }))
+    }
+
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
         let mut conn = self.pool.get().await.map_err(error::pool)?;
         run(&mut conn, statement).await

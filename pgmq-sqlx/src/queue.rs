@@ -1,14 +1,16 @@
 //! The queue types: one on a pool, one on a connection or transaction.
 
 use std::ops::DerefMut;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Row, Statement};
 use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
 use tokio::sync::Mutex;
 
+use crate::listen::SqlxListener;
 use crate::{bind, decode, error};
 
 async fn run<'e>(executor: impl PgExecutor<'e>, statement: Statement) -> Result<Vec<Row>> {
@@ -87,6 +89,11 @@ impl From<PgPool> for SqlxQueue {
 
 #[async_trait]
 impl Executor for SqlxQueue {
+    fn listener(&self) -> Option<Arc<dyn Listener>> {
+        let options = (*self.pool.connect_options()).clone();
+        Some(Arc::new(SqlxListener { options }))
+    }
+
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
         match run(&self.pool, statement).await {
             Err(Error::PoolTimeout { .. }) => Err(error::pool_timeout(&self.pool).await),

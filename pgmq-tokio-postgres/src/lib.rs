@@ -3,6 +3,7 @@
 mod bind;
 mod decode;
 mod error;
+mod listen;
 mod queue;
 
 pub use queue::{AsClient, TokioPostgresConnQueue, TokioPostgresQueue};

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Object, Pool, Runtime, StatementCache};
-use pgmq_core::adapter::{Executor, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Row, Statement};
 use pgmq_core::Result;
 use tokio::sync::Mutex;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, NoTls, Transaction};
 
+use crate::listen::TokioPostgresListener;
 use crate::{bind, decode, error};
 
 /// How long [`TokioPostgresQueue::connect`]'s pool waits for a free or new connection; the
@@ -112,13 +113,24 @@ where
 #[derive(Clone, Debug)]
 pub struct TokioPostgresQueue {
     pool: Pool,
+    /// Where waiting readers' listening connection goes; `None`: they poll.
+    listen: Option<tokio_postgres::Config>,
 }
 
 impl TokioPostgresQueue {
     /// A queue on an existing pool (built with whatever TLS and settings the application
-    /// uses).
+    /// uses). Its reads with a wait poll, since a deadpool pool does not say how to open a
+    /// connection of its own: give that with [`with_listener`](Self::with_listener).
     pub fn new(pool: Pool) -> Self {
-        Self { pool }
+        Self { pool, listen: None }
+    }
+
+    /// Lets waiting readers (reads with a wait, the worker) park on notifications received
+    /// on one dedicated connection per process, opened with `config` (without TLS), instead
+    /// of polling. [`connect`](Self::connect) does this itself.
+    pub fn with_listener(mut self, config: tokio_postgres::Config) -> Self {
+        self.listen = Some(config);
+        self
     }
 
     /// Builds a pool for `url` (`postgres://user:password@host:port/database`, without TLS)
@@ -130,14 +142,14 @@ impl TokioPostgresQueue {
     /// the login.
     pub async fn connect(url: &str) -> Result<Self> {
         let config: tokio_postgres::Config = url.parse().map_err(error::map)?;
-        let pool = Pool::builder(Manager::new(config, NoTls))
+        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(ACQUIRE_TIMEOUT))
             .create_timeout(Some(ACQUIRE_TIMEOUT))
             .build()
             .map_err(error::build)?;
         drop(pool.get().await.map_err(error::pool)?);
-        Ok(Self::new(pool))
+        Ok(Self::new(pool).with_listener(config))
     }
 
     /// The pool, for the application's own queries and transactions.
@@ -154,6 +166,11 @@ impl From<Pool> for TokioPostgresQueue {
 
 #[async_trait]
 impl Executor for TokioPostgresQueue {
+    fn listener(&self) -> Option<Arc<dyn Listener>> {
+        let config = self.listen.clone()?;
+        Some(Arc::new(TokioPostgresListener { config }))
+    }
+
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {
         let conn = self.pool.get().await.map_err(error::pool)?;
         let client: &Client = &conn;

@@ -21,8 +21,10 @@ fn install_body() -> String {
     created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL
   );
   {attributes}
+  {notify}
   {metrics}",
         attributes = super::attributes::ddl(),
+        notify = super::notify::install_body(),
         metrics = super::metrics_function::install_metrics_body(),
     )
 }
@@ -43,8 +45,12 @@ const INSTALLED: &[Column] = &[Column::new("installed", SqlType::Bool)];
 pub fn installed() -> Statement {
     let sql = format!(
         "SELECT to_regclass('{table}') IS NOT NULL
-   AND to_regprocedure('pgmq_rs.metrics(text)') IS NOT NULL AS installed",
+   AND to_regprocedure('pgmq_rs.metrics(text)') IS NOT NULL
+   AND to_regprocedure('{notify}') IS NOT NULL
+   AND to_regclass('{throttle}') IS NOT NULL AS installed",
         table = super::attributes::ATTRIBUTES_TABLE,
+        notify = super::notify::FUNCTION,
+        throttle = super::notify::THROTTLE_TABLE,
     );
     Binds::default().finish(sql, INSTALLED)
 }
@@ -93,8 +99,9 @@ fn definitions(table: Table) -> String {
 
 /// Creates a queue, its archive, their indexes and its `pgmq.meta` row if missing (and the
 /// schema, as [`install`] does). The advisory lock is the extension's per-queue lock, so this
-/// also serializes with the extension's own `create`.
-pub fn create(q: &QueueName, unlogged: bool) -> Statement {
+/// also serializes with the extension's own `create`. With `notify_throttle_ms`, a queue
+/// without an insert-notification trigger (ours or the extension's) gets ours.
+pub fn create(q: &QueueName, unlogged: bool, notify_throttle_ms: Option<i32>) -> Statement {
     let (qt, at) = (queue_table(q), archive_table(q));
     let kind = if unlogged { "UNLOGGED TABLE" } else { "TABLE" };
     let sql = format!(
@@ -112,9 +119,12 @@ BEGIN
   CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);
   INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
   VALUES ('{q}', false, {unlogged})
-  ON CONFLICT (queue_name) DO NOTHING;
+  ON CONFLICT (queue_name) DO NOTHING;{notify}
 END
 $pgmq$",
+        notify = notify_throttle_ms
+            .map(|ms| super::notify::ensure_body(q, ms))
+            .unwrap_or_default(),
         install = install_body(),
         lock = queue_lock_key(q),
         queue_columns = definitions(Table::Queue),
@@ -175,7 +185,7 @@ mod tests {
 
     #[test]
     fn ddl_uses_the_extension_layout() {
-        let st = create(&name("jobs"), true);
+        let st = create(&name("jobs"), true, None);
         let expected = [
             "CREATE UNLOGGED TABLE IF NOT EXISTS pgmq.\"q_jobs\" (
     msg_id BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
@@ -204,7 +214,7 @@ mod tests {
             assert!(st.sql.contains(part), "missing {part}\nin {}", st.sql);
         }
         assert!(!st.persistent);
-        assert!(create(&name("jobs"), false)
+        assert!(create(&name("jobs"), false, Some(10))
             .sql
             .contains("CREATE TABLE IF NOT EXISTS pgmq.\"q_jobs\""));
     }

@@ -12,6 +12,7 @@ mod ddl;
 mod dead_letter;
 mod metrics;
 mod metrics_function;
+mod notify;
 mod read;
 mod send;
 
@@ -22,6 +23,7 @@ pub use attributes::{attributes, set_attributes, trim_archive, StoredAttributes}
 pub use ddl::{create, drop_queue, install, installed, DropQueue};
 pub use dead_letter::{dead_letter, oldest_source, redrive};
 pub use metrics::{list_queues, metrics, metrics_all, purge};
+pub use notify::{disable as disable_notify, enable as enable_notify, readiness};
 pub use read::{dead_letters, peek, pop, read};
 pub use send::{oversized, send, send_batch};
 

@@ -11,8 +11,10 @@ use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
 use crate::error::{Error, Result};
 use crate::ext::QueueExt;
+use crate::listen::{Readiness, Subscription};
 use crate::name::QueueName;
 use crate::options::{ReadOptions, VisibleAt, MAX_BATCH};
+use crate::poll;
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
 use crate::types::Message;
@@ -84,7 +86,14 @@ where
     // Set once the worker stops reading: the end of the grace period.
     let mut stop_by: Option<Instant> = None;
     let mut failure: Option<Error> = None;
-    let mut next_read = Instant::now();
+    let mut next_read = Some(Instant::now());
+    // Parked on the queue's notifications between empty reads (polling where it cannot).
+    let mut sub = match ctx.queue.subscribe(&ctx.name).await {
+        Ok(sub) => sub,
+        Err(_) => Subscription::polling(),
+    };
+    // What the queue said before the read in progress, once a read came back empty.
+    let mut asked: Option<Option<Readiness>> = None;
     loop {
         if stop_by.is_some() && tasks.is_empty() {
             break;
@@ -101,24 +110,53 @@ where
                 break;
             }
             Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let processed = summary.processed;
                 settled(&ctx, joined, &mut flights, &mut summary).await;
+                if summary.processed == processed && next_read.is_none_or(|at| at > Instant::now()) {
+                    // A failure made its message visible again later (no notification
+                    // says so): read now, and let the answer set the timer for it.
+                    next_read = Some(Instant::now());
+                }
             }
             _ = beat.tick() => {
                 let lost = heartbeat::beat(&*ctx.queue, &ctx.name, &mut flights, o.vt).await;
                 summary.lost_claims += lost;
             }
-            () = sleep_until(next_read), if stop_by.is_none() && free > 0 => {
+            () = sub.changed(), if stop_by.is_none() && next_read.is_none_or(|at| at > Instant::now()) => {
+                next_read = Some(Instant::now());
+            }
+            () = sleep_until_some(next_read), if stop_by.is_none() && free > 0 => {
                 let qty = free.min(o.batch_size);
                 let read = ReadOptions::new().qty(qty).vt(o.vt);
                 let now = Instant::now();
                 match ctx.queue.read_json(&ctx.name, read).await {
+                    Ok(messages) if messages.is_empty() => {
+                        next_read = match asked.take() {
+                            // Asked before this read: park.
+                            Some(ready) => {
+                                poll::pause(&sub, ready.as_ref(), o.poll_interval).map(|p| now + p)
+                            }
+                            // Ask, then read once more (the read the answer covers).
+                            None => match poll::ask(&*ctx.queue, &ctx.name, &sub).await {
+                                Ok(ready) => {
+                                    asked = Some(ready);
+                                    Some(Instant::now())
+                                }
+                                Err(_) => Some(now + o.poll_interval),
+                            },
+                        };
+                    }
                     Ok(messages) => {
-                        next_read = if messages.is_empty() { now + o.poll_interval } else { now };
+                        asked = None;
+                        next_read = Some(now);
                         for message in messages {
                             spawn(&ctx, &handler, &acks, &mut tasks, &mut flights, message, now);
                         }
                     }
-                    Err(error) if error.is_retryable() => next_read = now + o.poll_interval,
+                    Err(error) if error.is_retryable() => {
+                        asked = None;
+                        next_read = Some(now + o.poll_interval);
+                    }
                     Err(error) => {
                         failure = Some(error);
                         stop_by = Some(Instant::now() + o.grace);
@@ -133,6 +171,14 @@ where
     match failure {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+/// Sleeps until `at`; never returns for `None` (parked until notified).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,13 +1,15 @@
 //! Runs the async suite on a [`BlockingQueue`]: each operation goes to `spawn_blocking`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     ArchivedMessage, CreateOptions, Error, Fence, Message, Queue, QueueAttributes, QueueInfo,
-    QueueMetrics, QueueName, ReadOptions, Receipt, RedriveOptions, Result, SendOptions, VisibleAt,
+    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, RedriveOptions, Result, SendOptions,
+    VisibleAt,
 };
 
 /// A [`Queue`] over a [`BlockingQueue`], so the blocking twin of a backend passes the very
@@ -189,5 +191,21 @@ impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
     async fn peek(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
         let queue = queue.clone();
         self.run(move |q| q.peek(&queue, qty)).await
+    }
+
+    async fn enable_notify_insert(&self, queue: &QueueName, throttle: Duration) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.enable_notify_insert(&queue, throttle))
+            .await
+    }
+
+    async fn disable_notify_insert(&self, queue: &QueueName) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.disable_notify_insert(&queue)).await
+    }
+
+    async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
+        let queue = queue.clone();
+        self.run(move |q| q.readiness(&queue)).await
     }
 }

@@ -28,6 +28,7 @@
 mod blocking;
 pub mod cases;
 pub mod harness;
+pub mod listening;
 mod macros;
 mod recording;
 
@@ -163,6 +164,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),
     ("transactions", include_str!("cases/transactions.rs")),
+    ("waiting", include_str!("cases/waiting.rs")),
     ("worker", include_str!("cases/worker.rs")),
 ];
 

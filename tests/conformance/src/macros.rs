@@ -135,6 +135,14 @@ macro_rules! __conformance_expand {
             redrive_interrupted_halfway_then_resumed_loses_and_duplicates_nothing,
             redrive_to_a_named_queue_honours_the_rate,
             redrive_bad_input_is_rejected_and_moves_nothing,
+            a_waiting_read_wakes_soon_after_a_send,
+            a_waiting_read_wakes_when_a_delayed_message_becomes_visible,
+            a_subscription_wakes_on_a_send_to_its_queue,
+            readiness_reports_the_next_message_and_the_notifications,
+            a_queue_without_notifications_is_polled,
+            a_throttled_send_still_reaches_a_waiting_reader,
+            notification_settings_reject_bad_input,
+            a_typed_read_with_a_wait_gets_a_later_send,
         );
         $crate::__owned_cases!($queue;
             batching_producer_gives_each_concurrent_sender_its_own_id,
@@ -155,6 +163,7 @@ macro_rules! __conformance_expand {
             worker_rejects_invalid_options_and_unknown_queues,
             worker_messages_hands_out_each_message_once_and_waits_when_empty,
             worker_archives_acknowledged_messages_when_asked,
+            worker_wakes_on_a_send_to_its_idle_queue,
         );
         $crate::__tx_cases!([$($tx)*];
             send_in_a_rolled_back_transaction_never_appears,

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     ArchivedMessage, CreateOptions, Fence, Message, Queue, QueueAttributes, QueueInfo,
-    QueueMetrics, QueueName, ReadOptions, Receipt, Result, SendOptions, VisibleAt,
+    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, Result, SendOptions, Subscription,
+    VisibleAt,
 };
 
 /// Forwards to `inner`, recording each `send_batch_json` batch and counting
@@ -120,5 +121,13 @@ impl Queue for Recording {
     }
     async fn attributes(&self, queue: &QueueName) -> Result<QueueAttributes> {
         self.inner.attributes(queue).await
+    }
+
+    async fn subscribe(&self, queue: &QueueName) -> Result<Subscription> {
+        self.inner.subscribe(queue).await
+    }
+
+    async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
+        self.inner.readiness(queue).await
     }
 }

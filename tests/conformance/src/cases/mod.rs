@@ -13,6 +13,7 @@ mod read;
 mod receipts;
 mod send;
 mod transactions;
+mod waiting;
 mod worker;
 
 pub use ack::*;
@@ -27,6 +28,7 @@ pub use read::*;
 pub use receipts::*;
 pub use send::*;
 pub use transactions::*;
+pub use waiting::*;
 pub use worker::*;
 
 use pgmq_core::{Error, Queue, QueueName};

@@ -414,3 +414,51 @@ pub async fn worker_archives_acknowledged_messages_when_asked(q: Arc<dyn Queue>)
     assert_eq!(archived, ids);
     cleanup(&*q, &name).await;
 }
+
+/// An idle worker parks on the queue's notifications: with a polling interval far longer
+/// than the test, a message sent to its empty queue is still handled within moments (on a
+/// backend that cannot listen, the worker polls, quickly here).
+pub async fn worker_wakes_on_a_send_to_its_idle_queue(q: Arc<dyn Queue>) {
+    let name = fresh(&*q, "wrk_wake").await;
+    let listens = q.subscribe(&name).await.expect("subscribe").can_listen();
+    let poll = if listens {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_millis(20)
+    };
+    let (handled, mut got) = tokio::sync::mpsc::unbounded_channel();
+    let worker = start(
+        Arc::clone(&q),
+        &name,
+        WorkerOptions::new().poll_interval(poll),
+        move |m| {
+            let _ = handled.send((m.msg_id, Instant::now()));
+            async { Ok(()) }
+        },
+    );
+    // Let it find the queue empty and park.
+    sleep(Duration::from_millis(500)).await;
+    for round in 0..2 {
+        let id = q
+            .send(&name, &json!({ "round": round }), SendOptions::new())
+            .await
+            .expect("send");
+        let sent = Instant::now();
+        let (got_id, at) = tokio::time::timeout(Duration::from_secs(10), got.recv())
+            .await
+            .expect("handled within 10 s")
+            .expect("the worker runs");
+        assert_eq!(got_id, id);
+        if listens {
+            let late = at.duration_since(sent);
+            assert!(
+                late < Duration::from_secs(2),
+                "handled {late:?} after the send"
+            );
+        }
+        sleep(Duration::from_millis(300)).await;
+    }
+    let summary = worker.stop().await;
+    assert_eq!(summary.processed, 2, "{summary:?}");
+    cleanup(&*q, &name).await;
+}

@@ -1,0 +1,189 @@
+//! Waiting that costs nothing: readers park on a process-wide LISTEN connection and wake
+//! when a send's notification arrives, instead of polling.
+
+mod hub;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::adapter::Listener;
+use crate::name::QueueName;
+use hub::{Hub, State};
+
+/// How long [`Subscription::new`] waits for the listening connection before it lets the
+/// reader poll slowly instead.
+const CONNECT_WAIT: Duration = Duration::from_secs(2);
+
+/// The channel the insert notifications of `queue` go to, as the pgmq extension names it:
+/// `pgmq.q_<name>.INSERT`.
+pub fn channel(queue: &QueueName) -> String {
+    format!("pgmq.q_{}.INSERT", queue.as_str())
+}
+
+/// A reader's interest in one queue's insert notifications, made by
+/// [`Queue::subscribe`](crate::Queue::subscribe).
+///
+/// Subscribe first, then read, then [`changed`](Self::changed): a message committed after
+/// the subscription was made wakes `changed`, so nothing committed between the read and the
+/// wait is missed. A queue whose executor cannot listen (one on the caller's own connection
+/// or transaction) gives a subscription that never wakes: its readers poll.
+#[derive(Debug)]
+pub struct Subscription {
+    inner: Option<Listening>,
+}
+
+struct Listening {
+    listener: Arc<dyn Listener>,
+    hub: Arc<Hub>,
+    channel: String,
+    counter: watch::Receiver<u64>,
+    state: watch::Receiver<State>,
+}
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listening")
+            .field("channel", &self.channel)
+            .field("listening", &self.state.borrow().listens(&self.channel))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// A subscription that never wakes: its reader polls.
+    pub fn polling() -> Self {
+        Self { inner: None }
+    }
+
+    /// A subscription to `queue`'s notifications through `listener`'s database's shared
+    /// listening connection (opened on first need), once that connection listens on the
+    /// queue's channel; or, if it cannot within a short wait, one that still wakes when it
+    /// starts listening. Outside a tokio runtime: [`polling`](Self::polling).
+    pub async fn new(listener: Arc<dyn Listener>, queue: &QueueName) -> Self {
+        let channel = channel(queue);
+        let Some(hub) = Hub::shared(&listener) else {
+            return Self::polling();
+        };
+        let (counter, mut state) = hub.watch(&channel);
+        let ready = state.wait_for(|s| s.listens(&channel) || s.failed());
+        // A timeout leaves the reader polling slowly until the connection is up.
+        let _ = tokio::time::timeout(CONNECT_WAIT, ready).await;
+        Self {
+            inner: Some(Listening {
+                listener,
+                hub,
+                channel,
+                counter,
+                state,
+            }),
+        }
+    }
+
+    /// Whether this queue's notifications are being received now. When not (no listener, or
+    /// its connection is down and reconnecting), a reader must poll.
+    pub fn is_listening(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|l| l.hub.alive() && l.state.borrow().listens(&l.channel))
+    }
+
+    /// Whether this subscription can ever wake (its executor can listen).
+    pub fn can_listen(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Waits until a notification for this queue arrived, or the listening connection went
+    /// down or came back up, since the previous call (or since the subscription was made).
+    /// Never returns on a subscription that cannot listen. Cancel safe.
+    pub async fn changed(&mut self) {
+        let Some(l) = self.inner.as_mut() else {
+            return std::future::pending().await;
+        };
+        if !l.hub.alive() {
+            // The task ended with the runtime it ran on: start one on this runtime.
+            if let Some(hub) = Hub::shared(&l.listener) {
+                let (counter, state) = hub.watch(&l.channel);
+                l.hub = hub;
+                l.counter = counter;
+                l.state = state;
+            } else {
+                return std::future::pending().await;
+            }
+        }
+        tokio::select! {
+            changed = l.counter.changed() => {
+                if changed.is_err() {
+                    // The hub's counters outlive this receiver's hub handle, so this does
+                    // not happen; do not spin if it ever did.
+                    std::future::pending::<()>().await;
+                }
+            }
+            changed = l.state.changed() => {
+                if changed.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+/// What a reader about to wait on a queue needs to know, from
+/// [`Queue::readiness`](crate::Queue::readiness). Ask it before the last read: then
+/// [`recheck_after`](Self::recheck_after) covers every message committed after that read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Readiness {
+    /// How long until the next message becomes visible: `Some(ZERO)` when one is visible
+    /// now, `None` when the queue holds none.
+    pub next_visible: Option<Duration>,
+    /// Whether sends to the queue notify (its insert notifications are on).
+    pub notifies: bool,
+    /// On a throttled queue, how long until a send would notify again (`Some(ZERO)`: it
+    /// would now); a send before then may not notify. `None` without a throttle.
+    pub throttle_window: Option<Duration>,
+    /// Whether a throttled send that did not notify had not yet ended: it may still commit.
+    pub suppressed_in_flight: bool,
+}
+
+/// How soon to look again while a throttled send that did not notify is still in progress.
+const SUPPRESSED_RECHECK: Duration = Duration::from_millis(10);
+
+impl Readiness {
+    /// A queue that does not notify and whose next message time is unknown.
+    pub fn unknown() -> Self {
+        Self {
+            next_visible: Some(Duration::ZERO),
+            notifies: false,
+            throttle_window: None,
+            suppressed_in_flight: false,
+        }
+    }
+
+    /// How long a reader that found the queue empty (in a read made after this answer) may
+    /// wait for a notification before it must read again; `None`: until notified.
+    ///
+    /// `poll` is the reader's polling interval: used when sends do not notify, when a
+    /// message is visible yet the read got none (another reader holds it, or a filter
+    /// excluded it), and as the longest wait while the queue holds messages that are not
+    /// visible yet (one made visible early, by `set_vt` or a failed handler, sends no
+    /// notification). Only an empty queue is left to notifications alone.
+    pub fn recheck_after(&self, poll: Duration) -> Option<Duration> {
+        if !self.notifies {
+            return Some(poll);
+        }
+        let mut at = self
+            .next_visible
+            .map(|d| if d.is_zero() { poll } else { d.min(poll) });
+        let mut sooner = |d: Duration| at = Some(at.map_or(d, |a| a.min(d)));
+        if self.suppressed_in_flight {
+            sooner(SUPPRESSED_RECHECK);
+        }
+        if let Some(window) = self.throttle_window.filter(|w| !w.is_zero()) {
+            // Just past the window's end, when a send notifies again.
+            sooner(window + Duration::from_millis(1));
+        }
+        at
+    }
+}

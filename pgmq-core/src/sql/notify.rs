@@ -1,0 +1,163 @@
+//! Insert notifications, on the pgmq extension's channel (`pgmq.q_<name>.INSERT`) with its
+//! trigger name and throttle table, and what a waiting reader asks after an empty read.
+//!
+//! The trigger is per statement, so a batch notifies once. Its function takes the throttle
+//! as an argument: without a throttle it notifies at once and touches no table (the
+//! extension's function updates a throttle row on every insert, which makes concurrent
+//! senders queue behind that row's lock until they commit).
+
+use super::{columns, queue_lock_key, queue_table, Binds};
+use crate::adapter::{Column, Statement};
+use crate::name::QueueName;
+
+/// The extension's name for the trigger, so its `disable_notify_insert` removes ours too.
+pub(crate) const TRIGGER: &str = "trigger_notify_queue_insert_listeners";
+
+/// The throttle table, as the extension declares it.
+pub(crate) const THROTTLE_TABLE: &str = "pgmq.notify_insert_throttle";
+
+/// The trigger function.
+pub(crate) const FUNCTION: &str = "pgmq_rs.notify_insert()";
+
+/// The prefix of the advisory lock key a throttled send holds (shared) until it ends.
+const SUPPRESSED: &str = "pgmq_rs.suppressed.";
+
+/// Statements for the install block: the throttle table (if the extension did not make it)
+/// and the trigger function (if missing).
+pub(super) fn install_body() -> String {
+    format!(
+        "CREATE UNLOGGED TABLE IF NOT EXISTS {THROTTLE_TABLE} (
+    queue_name VARCHAR UNIQUE NOT NULL
+      CONSTRAINT notify_insert_throttle_meta_queue_name_fk
+        REFERENCES pgmq.meta (queue_name) ON DELETE CASCADE,
+    throttle_interval_ms INTEGER NOT NULL DEFAULT 0,
+    last_notified_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT to_timestamp(0)
+  );
+  IF to_regprocedure('{FUNCTION}') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS pgmq_rs;
+    CREATE FUNCTION {FUNCTION} RETURNS trigger LANGUAGE plpgsql AS $notify$
+    BEGIN
+      IF TG_ARGV[0]::integer > 0 THEN
+        UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
+        WHERE t.queue_name = substring(TG_TABLE_NAME FROM 3)
+          AND clock_timestamp() - t.last_notified_at
+              >= t.throttle_interval_ms * interval '1 millisecond';
+        IF NOT FOUND THEN
+          -- Throttled: held until this transaction ends, so a waiting reader can tell that
+          -- a send it was not told about may still commit.
+          PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || substring(TG_TABLE_NAME FROM 3)));
+          RETURN NULL;
+        END IF;
+      END IF;
+      PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
+      RETURN NULL;
+    END
+    $notify$;
+  END IF;"
+    )
+}
+
+/// For the create block: when `q`'s table has no trigger of the extension's name, ours with
+/// `throttle_ms`.
+pub(super) fn ensure_body(q: &QueueName, throttle_ms: i32) -> String {
+    let qt = queue_table(q);
+    format!(
+        "
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                 WHERE tgrelid = '{qt}'::regclass AND tgname = '{TRIGGER}') THEN
+    {switch_on}
+  END IF;",
+        switch_on = switch_on(q, throttle_ms),
+    )
+}
+
+/// The throttle row and the trigger, replacing any trigger of that name.
+fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
+    let qt = queue_table(q);
+    format!(
+        "INSERT INTO {THROTTLE_TABLE} (queue_name, throttle_interval_ms)
+    VALUES ('{q}', {throttle_ms})
+    ON CONFLICT (queue_name) DO UPDATE
+      SET throttle_interval_ms = EXCLUDED.throttle_interval_ms,
+          last_notified_at = to_timestamp(0);
+    DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
+    CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
+      FOR EACH STATEMENT EXECUTE FUNCTION {name}('{throttle_ms}');",
+        name = FUNCTION.trim_end_matches("()"),
+    )
+}
+
+/// Turns insert notifications on for `q` (replacing any trigger of that name, ours or the
+/// extension's), at most one per `throttle_ms` milliseconds (0: one per sending statement).
+/// Raises `undefined_table` when the queue does not exist.
+pub fn enable(q: &QueueName, throttle_ms: i32) -> Statement {
+    let qt = queue_table(q);
+    let sql = format!(
+        "DO $pgmq$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('{lock}'));
+  IF to_regclass('{qt}') IS NULL THEN
+    RAISE EXCEPTION 'relation \"pgmq.q_{q}\" does not exist' USING ERRCODE = 'undefined_table';
+  END IF;
+  {switch_on}
+END
+$pgmq$",
+        lock = queue_lock_key(q),
+        switch_on = switch_on(q, throttle_ms),
+    );
+    super::one_off(sql, &[])
+}
+
+/// Turns insert notifications off for `q`. Raises `undefined_table` when the queue does not
+/// exist.
+pub fn disable(q: &QueueName) -> Statement {
+    let qt = queue_table(q);
+    let sql = format!(
+        "DO $pgmq$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('{lock}'));
+  IF to_regclass('{qt}') IS NULL THEN
+    RAISE EXCEPTION 'relation \"pgmq.q_{q}\" does not exist' USING ERRCODE = 'undefined_table';
+  END IF;
+  DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
+  IF to_regclass('{THROTTLE_TABLE}') IS NOT NULL THEN
+    DELETE FROM {THROTTLE_TABLE} WHERE queue_name = '{q}';
+  END IF;
+END
+$pgmq$",
+        lock = queue_lock_key(q),
+    );
+    super::one_off(sql, &[])
+}
+
+/// What a reader about to wait on `q` asks first (before its last read):
+/// - `next_visible_ms`: milliseconds until the next message becomes visible (0 or less: one
+///   is visible now; `NULL`: the queue is empty);
+/// - `notifies`: whether sends notify (an enabled insert trigger of the extension's name,
+///   ours or the extension's);
+/// - `window_ms`: on a throttled queue, milliseconds until the throttle lets the next send
+///   notify (0 or less when it would now): a send before then may not notify;
+/// - `suppressed`: whether a throttled send that did not notify has not yet ended (its
+///   transaction holds [`SUPPRESSED`] shared; this statement tries it exclusively and lets
+///   go at once).
+const READINESS: &[Column] =
+    columns![next_visible_ms: Int8, notifies: Bool, window_ms: Int8, suppressed: Bool];
+
+/// See [`READINESS`]. `min(vt)` is the first entry of the `vt` index.
+pub fn readiness(q: &QueueName) -> Statement {
+    let qt = queue_table(q);
+    let sql = format!(
+        "SELECT ceil(extract(epoch FROM (SELECT min(vt) FROM {qt}) - clock_timestamp())
+                   * 1000)::bigint AS next_visible_ms,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+               WHERE tgrelid = '{qt}'::regclass AND tgname = '{TRIGGER}'
+                 AND tgenabled <> 'D') AS notifies,
+       (SELECT ceil(extract(epoch FROM t.last_notified_at
+                                + t.throttle_interval_ms * interval '1 millisecond'
+                                - clock_timestamp()) * 1000)::bigint
+        FROM {THROTTLE_TABLE} t
+        WHERE t.queue_name = '{q}' AND t.throttle_interval_ms > 0) AS window_ms,
+       NOT pg_try_advisory_xact_lock(hashtext('{SUPPRESSED}{q}')) AS suppressed",
+    );
+    Binds::default().finish(sql, READINESS)
+}

@@ -1,0 +1,60 @@
+//! Listening for insert notifications on a dedicated diesel-async connection.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_core::Stream;
+use pgmq_core::adapter::{Listener, Notifications};
+use pgmq_core::{Error, Result};
+
+use crate::error;
+
+/// Opens listening connections to `url`.
+pub(crate) struct DieselListener {
+    pub(crate) url: Arc<str>,
+}
+
+#[async_trait]
+impl Listener for DieselListener {
+    async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
+        let mut conn =
+            AsyncPgConnection::establish(&self.url)
+                .await
+                .map_err(|e| Error::Connection {
+                    source: Box::new(e),
+                })?;
+        // One batch, so the server shows every channel in this connection's last query.
+        let sql: String = channels
+            .iter()
+            .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
+            .collect();
+        conn.batch_execute(&sql).await.map_err(error::map)?;
+        Ok(Box::new(DieselNotifications(conn)))
+    }
+
+    fn database(&self) -> String {
+        self.url.to_string()
+    }
+}
+
+struct DieselNotifications(AsyncPgConnection);
+
+#[async_trait]
+impl Notifications for DieselNotifications {
+    async fn next(&mut self) -> Result<String> {
+        // diesel-async queues notifications on a channel its connection task fills; the
+        // stream only reads that channel, so making it again for each call loses nothing.
+        let mut stream = Box::pin(self.0.notifications_stream());
+        let next = poll_fn(|cx| Pin::as_mut(&mut stream).poll_next(cx)).await;
+        match next {
+            Some(Ok(notification)) => Ok(notification.channel),
+            Some(Err(e)) => Err(error::map(e)),
+            None => Err(Error::Connection {
+                source: "the listening connection was closed".into(),
+            }),
+        }
+    }
+}

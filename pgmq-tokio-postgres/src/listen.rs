@@ -1,0 +1,95 @@
+//! Listening for insert notifications on a dedicated tokio-postgres connection.
+
+use std::future::poll_fn;
+
+use async_trait::async_trait;
+use pgmq_core::adapter::{Listener, Notifications};
+use pgmq_core::{Error, Result};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+
+use crate::error;
+
+/// Opens listening connections (without TLS) with `config`.
+pub(crate) struct TokioPostgresListener {
+    pub(crate) config: Config,
+}
+
+#[async_trait]
+impl Listener for TokioPostgresListener {
+    async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
+        let (client, mut connection) = self.config.connect(NoTls).await.map_err(error::map)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        // The connection's messages, notifications among them, surface only while it is
+        // polled: a task drives it and forwards each notification's channel.
+        let driver = tokio::spawn(async move {
+            while let Some(message) = poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(AsyncMessage::Notification(n)) => {
+                        if tx.send(Ok(n.channel().to_owned())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(error::map(e)));
+                        return;
+                    }
+                }
+            }
+        });
+        let notifications = TokioPostgresNotifications {
+            _client: client,
+            rx,
+            driver,
+        };
+        // One batch, so the server shows every channel in this connection's last query.
+        let sql: String = channels
+            .iter()
+            .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
+            .collect();
+        notifications
+            ._client
+            .batch_execute(&sql)
+            .await
+            .map_err(error::map)?;
+        Ok(Box::new(notifications))
+    }
+
+    fn database(&self) -> String {
+        let c = &self.config;
+        format!(
+            "{:?}:{:?}/{} as {}",
+            c.get_hosts(),
+            c.get_ports(),
+            c.get_dbname().unwrap_or_default(),
+            c.get_user().unwrap_or_default()
+        )
+    }
+}
+
+struct TokioPostgresNotifications {
+    /// Keeps the connection open.
+    _client: Client,
+    rx: mpsc::UnboundedReceiver<Result<String>>,
+    driver: JoinHandle<()>,
+}
+
+impl Drop for TokioPostgresNotifications {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+#[async_trait]
+impl Notifications for TokioPostgresNotifications {
+    async fn next(&mut self) -> Result<String> {
+        match self.rx.recv().await {
+            Some(notification) => notification,
+            None => Err(Error::Connection {
+                source: "the listening connection was closed".into(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Waiting on tokio-postgres: parked readers run no statements, a plain SQL insert wakes
+//! them, they recover when their listening connection is killed, and a queue on a pool
+//! without a listener still delivers by polling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgmq_conformance::listening::{self, Sql};
+use pgmq_core::serde_json::json;
+use pgmq_core::{Queue, QueueExt, ReadOptions, SendOptions};
+use pgmq_tokio_postgres::deadpool_postgres::Pool;
+use pgmq_tokio_postgres::TokioPostgresQueue;
+
+fn url() -> String {
+    pgmq_conformance::harness::database_url().expect("a Postgres to test against")
+}
+
+async fn queue() -> TokioPostgresQueue {
+    TokioPostgresQueue::connect(&url()).await.expect("connect")
+}
+
+fn sql(pool: Pool) -> Sql {
+    Arc::new(move |text| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let client = pool.get().await.expect("a connection");
+            client
+                .batch_execute(&text)
+                .await
+                .expect("the test's own SQL");
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_readers_run_no_statements() {
+    listening::parked_readers_run_no_statements(queue().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_insert_wakes_a_waiting_reader() {
+    let q = queue().await;
+    let raw = sql(q.pool().clone());
+    listening::a_plain_insert_wakes_a_waiting_reader(q, raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_readers_recover_when_the_listener_is_killed() {
+    let q = queue().await;
+    let raw = sql(q.pool().clone());
+    listening::waiting_readers_recover_when_the_listener_is_killed(q, raw).await;
+}
+
+/// A queue built on a pool alone (no listener configured) cannot listen: its subscription
+/// never wakes, and its waiting reads poll and still get the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_on_a_bare_pool_polls() {
+    let q = TokioPostgresQueue::new(queue().await.pool().clone());
+    let name = pgmq_conformance::fresh_queue(&q, "barepool").await;
+    assert!(!q.subscribe(&name).await.expect("subscribe").can_listen());
+    let reader = q.read_json(
+        &name,
+        ReadOptions::new()
+            .wait(Duration::from_secs(10))
+            .poll_interval(Duration::from_millis(50)),
+    );
+    let sender = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        q.send(&name, &json!("polled"), SendOptions::new())
+            .await
+            .expect("send")
+    };
+    let (got, id) = tokio::join!(reader, sender);
+    assert_eq!(
+        got.expect("read")
+            .iter()
+            .map(|m| m.msg_id)
+            .collect::<Vec<_>>(),
+        vec![id]
+    );
+    q.drop_queue(&name).await.expect("drop");
+}
