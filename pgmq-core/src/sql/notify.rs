@@ -23,7 +23,7 @@ pub(crate) const FUNCTION: &str = "pgmq_rs.notify_insert()";
 const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
-/// and the trigger function (if missing).
+/// and the trigger function (replaced, so a database always runs this version's).
 pub(super) fn install_body() -> String {
     format!(
         "CREATE UNLOGGED TABLE IF NOT EXISTS {THROTTLE_TABLE} (
@@ -33,27 +33,36 @@ pub(super) fn install_body() -> String {
     throttle_interval_ms INTEGER NOT NULL DEFAULT 0,
     last_notified_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT to_timestamp(0)
   );
-  IF to_regprocedure('{FUNCTION}') IS NULL THEN
-    CREATE SCHEMA IF NOT EXISTS pgmq_rs;
-    CREATE FUNCTION {FUNCTION} RETURNS trigger LANGUAGE plpgsql AS $notify$
-    BEGIN
-      IF TG_ARGV[0]::integer > 0 THEN
+  CREATE SCHEMA IF NOT EXISTS pgmq_rs;
+  CREATE OR REPLACE FUNCTION {FUNCTION} RETURNS trigger LANGUAGE plpgsql AS $notify$
+  DECLARE
+    queue text := substring(TG_TABLE_NAME FROM 3);
+    silent boolean;
+  BEGIN
+    IF TG_ARGV[0]::integer > 0 THEN
+      -- Read first: most sends of a busy queue fall inside the window and write nothing.
+      silent := EXISTS (SELECT 1 FROM {THROTTLE_TABLE} t
+                        WHERE t.queue_name = queue
+                          AND clock_timestamp() - t.last_notified_at
+                              < t.throttle_interval_ms * interval '1 millisecond');
+      IF NOT silent THEN
         UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
-        WHERE t.queue_name = substring(TG_TABLE_NAME FROM 3)
+        WHERE t.queue_name = queue
           AND clock_timestamp() - t.last_notified_at
               >= t.throttle_interval_ms * interval '1 millisecond';
-        IF NOT FOUND THEN
-          -- Throttled: held until this transaction ends, so a waiting reader can tell that
-          -- a send it was not told about may still commit.
-          PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || substring(TG_TABLE_NAME FROM 3)));
-          RETURN NULL;
-        END IF;
+        silent := NOT FOUND;
       END IF;
-      PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
-      RETURN NULL;
-    END
-    $notify$;
-  END IF;"
+      IF silent THEN
+        -- Held until this transaction ends, so a waiting reader can tell that a send it
+        -- was not told about may still commit.
+        PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
+        RETURN NULL;
+      END IF;
+    END IF;
+    PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
+    RETURN NULL;
+  END
+  $notify$;"
     )
 }
 
