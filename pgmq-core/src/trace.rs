@@ -47,6 +47,37 @@ where
     }
 }
 
+/// A worker's handling of one message, inside its own span (`messaging.operation.name =
+/// "process"`, the queue and the message id; never the body).
+#[cfg(feature = "tracing")]
+pub(crate) fn processing<F: Future>(
+    queue: &QueueName,
+    msg_id: i64,
+    read_ct: i32,
+    body: F,
+) -> impl Future<Output = F::Output> {
+    use tracing::Instrument;
+
+    let span = tracing::info_span!(
+        "pgmq",
+        otel.name = %format_args!("process {}", queue.as_str()),
+        otel.kind = "consumer",
+        messaging.system = "pgmq",
+        messaging.operation.name = "process",
+        messaging.operation.type = "process",
+        messaging.destination.name = queue.as_str(),
+        messaging.message.id = msg_id,
+        messaging.pgmq.read_count = read_ct,
+    );
+    body.instrument(span)
+}
+
+/// Without the `tracing` feature: the handling itself.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn processing<F: Future>(_: &QueueName, _: i64, _: i32, body: F) -> F {
+    body
+}
+
 /// The variant of an error, for `error.type` (its `Debug` up to the first field).
 #[cfg(feature = "tracing")]
 fn kind(e: &crate::Error) -> String {

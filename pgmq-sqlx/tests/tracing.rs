@@ -105,3 +105,56 @@ async fn every_operation_runs_in_a_span_with_the_messaging_fields() {
     assert_eq!(spans.of("create").len(), 1);
     assert_eq!(spans.of("drop_queue").len(), 1);
 }
+
+/// The worker runs each handled message in a `process` span naming the queue and the
+/// message id.
+#[tokio::test(flavor = "current_thread")]
+async fn the_worker_traces_each_handled_message() {
+    let spans = Spans::default();
+    let _guard = tracing::subscriber::set_default(spans.clone());
+    let url = pgmq_conformance::harness::database_url().expect("a Postgres to test against");
+    let queue = SqlxQueue::connect(&url).await.expect("connect");
+    let name = pgmq_conformance::fresh_queue(&queue, "traced_worker").await;
+    let ids = queue
+        .send_batch(&name, &["a", "b"], SendOptions::new())
+        .await
+        .expect("send");
+    let q: Arc<dyn Queue> = Arc::new(queue.clone());
+    let worker =
+        pgmq_core::Worker::new(q, name.clone(), pgmq_core::WorkerOptions::new()).expect("a worker");
+    let (done, all_done) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let stop = async move {
+        let mut all_done = all_done;
+        for _ in 0..2 {
+            all_done.recv().await;
+        }
+    };
+    let summary = worker
+        .run(
+            move |_m| {
+                let done = done.clone();
+                async move {
+                    let _ = done.send(());
+                    Ok::<(), String>(())
+                }
+            },
+            stop,
+        )
+        .await
+        .expect("the worker ran");
+    assert_eq!(summary.processed, 2, "{summary:?}");
+    queue.drop_queue(&name).await.expect("drop");
+    let mut traced: Vec<String> = spans
+        .of("process")
+        .iter()
+        .inspect(|s| {
+            assert_eq!(s["messaging.destination.name"], name.as_str());
+            assert_eq!(s["messaging.pgmq.read_count"], "1");
+        })
+        .map(|s| s["messaging.message.id"].clone())
+        .collect();
+    traced.sort();
+    let mut expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(traced, expected);
+}

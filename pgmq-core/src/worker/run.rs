@@ -17,6 +17,7 @@ use crate::options::{ReadOptions, VisibleAt, MAX_BATCH};
 use crate::poll;
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
+use crate::trace;
 use crate::types::Message;
 
 use super::acks::Acks;
@@ -204,7 +205,8 @@ fn spawn<F, Fut, E>(
         acks.clone(),
         Arc::clone(&state),
     );
-    let handle = tasks.spawn(async move {
+    let (msg_id, read_ct) = (message.msg_id, message.read_ct);
+    let handle = tasks.spawn(trace::processing(&ctx.name, msg_id, read_ct, async move {
         let result = handler(message).await;
         if !settle(&state2, SETTLING) {
             return Done::Lost;
@@ -222,7 +224,7 @@ fn spawn<F, Fut, E>(
                 Done::Failed
             }
         }
-    });
+    }));
     flights.insert(
         handle.id(),
         Flight {
