@@ -21,8 +21,11 @@ use crate::adapter::Listener;
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The hubs of this process, by the database their listener names.
-static HUBS: LazyLock<Mutex<HashMap<String, Weak<Hub>>>> = LazyLock::new(Mutex::default);
+/// The hubs of this process, by the database their listener names and the tokio runtime
+/// their task runs on (a hub serves the readers of its own runtime: a task of one runtime
+/// ends when that runtime shuts down, and tests run many runtimes in one process).
+static HUBS: LazyLock<Mutex<HashMap<(String, tokio::runtime::Id), Weak<Hub>>>> =
+    LazyLock::new(Mutex::default);
 
 /// Whether the task's connection listens, and on which channels.
 #[derive(Clone, Debug, Default)]
@@ -92,11 +95,11 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// The hub for `listener`'s database: the running one, or a new one with its task spawned
-    /// on the current tokio runtime. `None` outside a tokio runtime.
+    /// The hub for `listener`'s database on the current tokio runtime: the running one, or a
+    /// new one with its task spawned there. `None` outside a tokio runtime.
     pub(crate) fn shared(listener: &Arc<dyn Listener>) -> Option<Arc<Self>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let key = listener.database();
+        let key = (listener.database(), runtime.id());
         let mut hubs = lock(&HUBS);
         if let Some(hub) = hubs.get(&key).and_then(Weak::upgrade) {
             if hub.alive() {
