@@ -24,7 +24,7 @@
 
 use std::borrow::BorrowMut;
 
-use diesel::connection::TransactionManager;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use pgmq_core::adapter::{Row, Statement};
 pub use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
@@ -101,6 +101,39 @@ where
         Tm::commit_transaction(conn).map_err(error::map)?;
         Ok(results)
     }
+
+    fn listen(&mut self, channel: &str) -> Result<bool> {
+        let conn = self.conn.borrow_mut();
+        let depth = AnsiTransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .map_err(error::map)?;
+        if depth.is_some() {
+            // Inside the caller's transaction a LISTEN waits for its commit: poll instead.
+            return Ok(false);
+        }
+        conn.batch_execute(&format!("LISTEN {}", quoted(channel)))
+            .map_err(error::map)?;
+        Ok(true)
+    }
+
+    fn unlisten(&mut self, channel: &str) -> Result<()> {
+        let conn = self.conn.borrow_mut();
+        conn.batch_execute(&format!("UNLISTEN {}", quoted(channel)))
+            .map_err(error::map)?;
+        for notification in conn.notifications_iter() {
+            notification.map_err(error::map)?;
+        }
+        Ok(())
+    }
+
+    fn notified(&mut self) -> Result<bool> {
+        let mut any = false;
+        for notification in self.conn.borrow_mut().notifications_iter() {
+            notification.map_err(error::map)?;
+            any = true;
+        }
+        Ok(any)
+    }
 }
 
 /// The blocking queue on a synchronous diesel [`PgConnection`]: a `PgConnection` or a
@@ -158,4 +191,9 @@ impl<C> std::fmt::Debug for DieselSyncConnQueue<C> {
         f.debug_struct("DieselSyncConnQueue")
             .finish_non_exhaustive()
     }
+}
+
+/// `channel` as a quoted identifier.
+fn quoted(channel: &str) -> String {
+    format!("\"{}\"", channel.replace('"', "\"\""))
 }

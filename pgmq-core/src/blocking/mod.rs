@@ -40,6 +40,27 @@ pub trait BlockingExecutor: Send {
     /// Runs `statements` in order, all or nothing (a transaction, or a savepoint inside the
     /// caller's transaction), and returns each one's rows.
     fn query_atomic(&mut self, statements: Vec<Statement>) -> Result<Vec<Vec<Row>>>;
+
+    /// Starts `LISTEN`ing on `channel` (quote it: it contains dots) on this executor's own
+    /// connection, so a read with a wait can pause until a notification instead of polling;
+    /// returns whether it listens. Not inside the caller's transaction (a `LISTEN` there
+    /// takes effect only at its commit): answer `false`. The default cannot listen.
+    fn listen(&mut self, channel: &str) -> Result<bool> {
+        let _ = channel;
+        Ok(false)
+    }
+
+    /// Stops listening on `channel` and drops notifications received for it.
+    fn unlisten(&mut self, channel: &str) -> Result<()> {
+        let _ = channel;
+        Ok(())
+    }
+
+    /// Whether a notification arrived since the last call, from what the server has already
+    /// sent: without running a statement and without blocking.
+    fn notified(&mut self) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Presents a [`BlockingExecutor`] as an [`Executor`] whose futures complete at once.
@@ -67,6 +88,8 @@ impl<E: BlockingExecutor> Executor for Bridge<E> {
         thread::sleep(duration);
     }
 }
+
+mod wait;
 
 struct ThreadWaker(Thread);
 
@@ -175,11 +198,17 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     }
 
     /// See [`QueueExt::read`]. A wait sleeps this thread between polls.
+    ///
+    /// With a wait, on an executor that can listen on its connection, the read pauses until
+    /// a notification (or the next message's visibility time) instead of polling.
     pub fn read<T>(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message<T>>>
     where
         T: DeserializeOwned + Send,
     {
-        block_on(self.bridge.read(queue, options))
+        match options.wait {
+            Some(wait) => wait::read(self, queue, options, wait),
+            None => block_on(self.bridge.read(queue, options)),
+        }
     }
 
     /// See [`QueueExt::pop`].
