@@ -24,8 +24,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The hubs of this process, by the database their listener names and the tokio runtime
 /// their task runs on (a hub serves the readers of its own runtime: a task of one runtime
 /// ends when that runtime shuts down, and tests run many runtimes in one process).
-static HUBS: LazyLock<Mutex<HashMap<(String, tokio::runtime::Id), Weak<Hub>>>> =
-    LazyLock::new(Mutex::default);
+static HUBS: LazyLock<Mutex<HashMap<HubKey, Weak<Hub>>>> = LazyLock::new(Mutex::default);
+
+/// A database (as its listener names it) and a tokio runtime.
+type HubKey = (String, tokio::runtime::Id);
 
 /// Whether the task's connection listens, and on which channels.
 #[derive(Clone, Debug, Default)]
