@@ -35,6 +35,9 @@ async fn run_all(conn: &mut PgConnection, statements: Vec<Statement>) -> Result<
 
 /// A queue on an sqlx [`PgPool`]: each operation takes a connection from the pool.
 ///
+/// Reads with a wait (and the worker) park on one listening connection per process,
+/// opened with the pool's connect options outside the pool, instead of polling.
+///
 /// Cheap to clone. Every [`Queue`](pgmq_core::Queue) and [`QueueExt`](pgmq_core::QueueExt)
 /// method is available (import them, or `pgmq_sqlx::prelude::*`).
 #[derive(Clone, Debug)]
@@ -116,7 +119,8 @@ impl Executor for SqlxQueue {
 ///
 /// On a transaction, every operation joins it: a message sent here appears only if the
 /// transaction commits, and an acknowledgement made here is undone by a rollback. Operations
-/// on one `SqlxConnQueue` run one at a time.
+/// on one `SqlxConnQueue` run one at a time. Its reads with a wait poll (it has no listening
+/// connection of its own).
 ///
 /// ```no_run
 /// use pgmq_sqlx::prelude::*;
