@@ -248,6 +248,9 @@ pub(crate) fn readiness(rows: Rows) -> Result<Readiness> {
     Ok(Readiness {
         next_visible: c.opt_int8("next_visible_ms")?.map(millis),
         notifies: c.boolean("notifies")?,
+        throttle: c
+            .opt_int4("throttle_ms")?
+            .map(|ms| Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
         throttle_window: c.opt_int8("window_ms")?.map(millis),
         suppressed_in_flight: c.boolean("suppressed")?,
     })

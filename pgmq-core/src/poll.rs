@@ -29,17 +29,20 @@ pub(crate) fn pause(
 }
 
 /// What a waiting reader asks before its last read: [`Queue::readiness`] while listening
-/// (one statement), nothing otherwise.
+/// (one statement, whose throttle it gives the subscription), nothing otherwise.
 pub(crate) async fn ask<Q: Queue + ?Sized>(
     queue: &Q,
     name: &QueueName,
     sub: &Subscription,
 ) -> Result<Option<Readiness>> {
-    if sub.is_listening() {
-        queue.readiness(name).await.map(Some)
-    } else {
-        Ok(None)
+    if !sub.is_listening() {
+        return Ok(None);
     }
+    let ready = queue.readiness(name).await?;
+    if let Some(throttle) = ready.throttle.filter(|_| ready.notifies) {
+        sub.set_throttle(throttle);
+    }
+    Ok(Some(ready))
 }
 
 /// Calls `attempt` until it returns a non-empty list or `wait` has passed.
@@ -68,8 +71,17 @@ where
     let interval = interval.max(Duration::from_millis(1));
     let mut sub = queue.subscribe(name).await?;
     let mut found = attempt().await?;
+    // Whether this reader has parked: one woken that finds messages passes the turn on.
+    let mut parked = false;
     loop {
-        if !found.is_empty() || Instant::now() >= deadline {
+        if !found.is_empty() {
+            if parked {
+                // There may be more: let another parked reader look.
+                sub.pass_on();
+            }
+            return Ok(found);
+        }
+        if Instant::now() >= deadline {
             return Ok(found);
         }
         let ready = ask(queue, name, &sub).await?;
@@ -77,11 +89,15 @@ where
             // The read the answer covers.
             found = attempt().await?;
             if !found.is_empty() {
+                if parked {
+                    sub.pass_on();
+                }
                 return Ok(found);
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let pause = pause(&sub, ready.as_ref(), interval).map_or(left, |p| p.min(left));
+        parked = true;
         if sub.can_listen() {
             tokio::select! {
                 () = sub.changed() => {}

@@ -1,19 +1,23 @@
-//! One listening connection per process and database, shared by every waiting reader.
+//! One listening connection per process, database and tokio runtime, shared by every
+//! waiting reader.
 //!
 //! A background task owns the connection an adapter's [`Listener`] opens. Each queue a
-//! reader waits on is a channel; a notification on it bumps that channel's counter, which
-//! wakes the readers parked on it. The task never runs `LISTEN` on a connection it is
-//! receiving on (not every driver allows that mid-receive): when a reader needs a channel
-//! the connection lacks, the task opens a new connection listening on all of them and drops
-//! the old one. Whenever the task (re)connects or loses its connection it bumps every
-//! channel, so readers read again rather than trust notifications that may have been missed.
+//! reader waits on is a channel. A notification wakes one parked reader of its channel (who
+//! passes the turn on when it finds messages, as there may be more), and on a throttled
+//! queue one more after the throttle interval, for the sends the throttle left silent: so a
+//! burst of sends does not wake every idle reader at once. The task never runs `LISTEN` on a
+//! connection it is receiving on (not every driver allows that mid-receive): when a reader
+//! needs a channel the connection lacks, the task opens a new connection listening on all of
+//! them and drops the old one. Whenever the task (re)connects or loses its connection it
+//! wakes every reader, so they read again rather than trust notifications that may have been
+//! missed.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::adapter::Listener;
 
@@ -24,7 +28,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The hubs of this process, by the database their listener names and the tokio runtime
 /// their task runs on (a hub serves the readers of its own runtime: a task of one runtime
 /// ends when that runtime shuts down, and tests run many runtimes in one process).
-static HUBS: LazyLock<Mutex<HashMap<HubKey, Weak<Hub>>>> = LazyLock::new(Mutex::default);
+///
+/// Held strongly: a hub lives as long as its runtime, so readers that wait one after another
+/// reuse its connection instead of each opening (and `LISTEN`ing on) a new one.
+static HUBS: LazyLock<Mutex<HashMap<HubKey, Arc<Hub>>>> = LazyLock::new(Mutex::default);
 
 /// A database (as its listener names it) and a tokio runtime.
 type HubKey = (String, tokio::runtime::Id);
@@ -51,24 +58,69 @@ impl State {
     }
 }
 
+/// One channel's readers: woken one at a time, first come first served.
+pub(crate) struct Channel {
+    /// One wake per notification, for one parked reader (or, with none parked, for the next
+    /// one to wait: the permit is kept).
+    pub(crate) turn: Notify,
+    /// The queue's notification throttle in milliseconds, as its readers last learned it:
+    /// a notification is followed by one more wake this long (and a little) later, for the
+    /// sends the throttle left silent.
+    throttle_ms: AtomicU64,
+}
+
+impl Channel {
+    /// Records the queue's throttle. A longer one than assumed so far also gets a wake after
+    /// it now: a notification received before it was known may have had a shorter follow-up.
+    pub(crate) fn set_throttle(self: &Arc<Self>, throttle: Duration) {
+        let ms = u64::try_from(throttle.as_millis()).unwrap_or(u64::MAX);
+        let before = self.throttle_ms.swap(ms, Ordering::Relaxed);
+        if ms > before {
+            let ch = Arc::clone(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(ms) + TRAILING_SLACK).await;
+                ch.turn.notify_one();
+            });
+        }
+    }
+}
+
 struct Shared {
-    /// A counter per channel, bumped on each notification.
-    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+    channels: Mutex<HashMap<String, Arc<Channel>>>,
     state: watch::Sender<State>,
     /// Cleared when the task ends (its runtime shut down): the hub is then replaced.
     alive: AtomicBool,
 }
 
+fn default_throttle_ms() -> u64 {
+    u64::try_from(crate::DEFAULT_NOTIFY_THROTTLE.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How much later than the throttle interval the trailing wake comes.
+const TRAILING_SLACK: Duration = Duration::from_millis(2);
+
 impl Shared {
-    fn bump(&self, channel: &str) {
-        if let Some(counter) = lock(&self.channels).get(channel) {
-            counter.send_modify(|n| *n = n.wrapping_add(1));
+    /// A notification on `channel`: wakes one reader now and, on a throttled queue, one more
+    /// after the throttle interval.
+    fn notified(&self, channel: &str) {
+        let Some(ch) = lock(&self.channels).get(channel).cloned() else {
+            return;
+        };
+        ch.turn.notify_one();
+        let throttle = ch.throttle_ms.load(Ordering::Relaxed);
+        if throttle > 0 {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(throttle) + TRAILING_SLACK).await;
+                ch.turn.notify_one();
+            });
         }
     }
 
-    fn bump_all(&self) {
-        for counter in lock(&self.channels).values() {
-            counter.send_modify(|n| *n = n.wrapping_add(1));
+    /// Wakes every parked reader of every channel (the connection came up or went down:
+    /// notifications may have been missed).
+    fn wake_all(&self) {
+        for ch in lock(&self.channels).values() {
+            ch.turn.notify_waiters();
         }
     }
 
@@ -78,7 +130,7 @@ impl Shared {
 
     fn set_state(&self, state: State) {
         self.state.send_replace(state);
-        self.bump_all();
+        self.wake_all();
     }
 }
 
@@ -88,11 +140,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A process's listening connection to one database. Dropping the last handle stops the
-/// task and closes the connection.
+/// A process's listening connection to one database, for one tokio runtime.
 pub(crate) struct Hub {
     shared: Arc<Shared>,
-    /// Tells the task a channel was added. Closed on drop, which stops the task.
+    /// Tells the task a channel was added.
     added: mpsc::UnboundedSender<()>,
 }
 
@@ -103,12 +154,12 @@ impl Hub {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let key = (listener.database(), runtime.id());
         let mut hubs = lock(&HUBS);
-        if let Some(hub) = hubs.get(&key).and_then(Weak::upgrade) {
+        if let Some(hub) = hubs.get(&key) {
             if hub.alive() {
-                return Some(hub);
+                return Some(Arc::clone(hub));
             }
         }
-        hubs.retain(|_, hub| hub.strong_count() > 0);
+        hubs.retain(|_, hub| hub.alive());
         let (state, _) = watch::channel(State::Connecting);
         let shared = Arc::new(Shared {
             channels: Mutex::default(),
@@ -118,7 +169,7 @@ impl Hub {
         let (added, rx) = mpsc::unbounded_channel();
         runtime.spawn(run(Arc::clone(listener), Arc::clone(&shared), rx));
         let hub = Arc::new(Self { shared, added });
-        hubs.insert(key, Arc::downgrade(&hub));
+        hubs.insert(key, Arc::clone(&hub));
         Some(hub)
     }
 
@@ -127,28 +178,31 @@ impl Hub {
         self.shared.alive.load(Ordering::Acquire)
     }
 
-    /// The counter of `channel` (added to what the task listens on if new) and the task's
-    /// state.
-    pub(crate) fn watch(&self, channel: &str) -> (watch::Receiver<u64>, watch::Receiver<State>) {
-        let counter = {
+    /// The readers' side of `channel` (added to what the task listens on if new) and the
+    /// task's state.
+    pub(crate) fn watch(&self, channel: &str) -> (Arc<Channel>, watch::Receiver<State>) {
+        let ch = {
             let mut channels = lock(&self.shared.channels);
             match channels.get(channel) {
-                Some(counter) => counter.subscribe(),
+                Some(ch) => Arc::clone(ch),
                 None => {
-                    let (tx, rx) = watch::channel(0);
-                    channels.insert(channel.to_owned(), tx);
+                    let ch = Arc::new(Channel {
+                        turn: Notify::new(),
+                        throttle_ms: AtomicU64::new(default_throttle_ms()),
+                    });
+                    channels.insert(channel.to_owned(), Arc::clone(&ch));
                     // The task is gone only if the runtime is shutting down; then nobody
                     // waits long either way.
                     let _ = self.added.send(());
-                    rx
+                    ch
                 }
             }
         };
-        (counter, self.shared.state.subscribe())
+        (ch, self.shared.state.subscribe())
     }
 }
 
-/// The task: connect, listen, bump counters; connect again (with backoff) when the
+/// The task: connect, listen, wake readers; connect again (with backoff) when the
 /// connection fails or a channel is added; stop when the hub is dropped.
 async fn run(
     listener: Arc<dyn Listener>,
@@ -202,7 +256,7 @@ async fn run(
                     None => return,
                 },
                 notification = connection.next() => match notification {
-                    Ok(channel) => shared.bump(&channel),
+                    Ok(channel) => shared.notified(&channel),
                     Err(_) => {
                         shared.set_state(State::Down);
                         break;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::adapter::Listener;
 use crate::name::QueueName;
-use hub::{Hub, State};
+use hub::{Channel, Hub, State};
 
 /// How long [`Subscription::new`] waits for the listening connection before it lets the
 /// reader poll slowly instead.
@@ -38,7 +38,7 @@ struct Listening {
     listener: Arc<dyn Listener>,
     hub: Arc<Hub>,
     channel: String,
-    counter: watch::Receiver<u64>,
+    turn: Arc<Channel>,
     state: watch::Receiver<State>,
 }
 
@@ -66,7 +66,7 @@ impl Subscription {
         let Some(hub) = Hub::shared(&listener) else {
             return Self::polling();
         };
-        let (counter, mut state) = hub.watch(&channel);
+        let (turn, mut state) = hub.watch(&channel);
         let ready = state.wait_for(|s| s.listens(&channel) || s.failed());
         // A timeout leaves the reader polling slowly until the connection is up.
         let _ = tokio::time::timeout(CONNECT_WAIT, ready).await;
@@ -75,7 +75,7 @@ impl Subscription {
                 listener,
                 hub,
                 channel,
-                counter,
+                turn,
                 state,
             }),
         }
@@ -94,9 +94,11 @@ impl Subscription {
         self.inner.is_some()
     }
 
-    /// Waits until a notification for this queue arrived, or the listening connection went
-    /// down or came back up, since the previous call (or since the subscription was made).
-    /// Never returns on a subscription that cannot listen. Cancel safe.
+    /// Waits for this reader's turn: a notification for this queue (one parked reader is
+    /// woken per notification; one that arrives while none waits is kept for the next), one
+    /// more wake a throttle interval after it, a [`pass_on`](Self::pass_on) from another
+    /// reader, or the listening connection going down or coming back up. Never returns on a
+    /// subscription that cannot listen. Cancel safe.
     pub async fn changed(&mut self) {
         let Some(l) = self.inner.as_mut() else {
             return std::future::pending().await;
@@ -104,27 +106,42 @@ impl Subscription {
         if !l.hub.alive() {
             // The task ended with the runtime it ran on: start one on this runtime.
             if let Some(hub) = Hub::shared(&l.listener) {
-                let (counter, state) = hub.watch(&l.channel);
+                let (turn, state) = hub.watch(&l.channel);
                 l.hub = hub;
-                l.counter = counter;
+                l.turn = turn;
                 l.state = state;
             } else {
                 return std::future::pending().await;
             }
         }
+        let turn = Arc::clone(&l.turn);
         tokio::select! {
-            changed = l.counter.changed() => {
-                if changed.is_err() {
-                    // The hub's counters outlive this receiver's hub handle, so this does
-                    // not happen; do not spin if it ever did.
-                    std::future::pending::<()>().await;
-                }
-            }
+            () = turn.turn.notified() => {}
             changed = l.state.changed() => {
                 if changed.is_err() {
+                    // The hub's state outlives this receiver while the hub lives; do not
+                    // spin if it ever did not.
                     std::future::pending::<()>().await;
                 }
             }
+        }
+    }
+
+    /// Passes this queue's turn on to another parked reader: call it after a read that
+    /// found messages (there may be more than this reader takes). No-op when not listening.
+    pub fn pass_on(&self) {
+        if let Some(l) = &self.inner {
+            l.turn.turn.notify_one();
+        }
+    }
+
+    /// Tells the listening connection this queue's notification throttle (from
+    /// [`Readiness::throttle`]), so each notification is followed by one more wake after it,
+    /// for the sends the throttle left silent. Until told, it assumes
+    /// [`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE).
+    pub fn set_throttle(&self, throttle: Duration) {
+        if let Some(l) = &self.inner {
+            l.turn.set_throttle(throttle);
         }
     }
 }
@@ -140,6 +157,9 @@ pub struct Readiness {
     pub next_visible: Option<Duration>,
     /// Whether sends to the queue notify (its insert notifications are on).
     pub notifies: bool,
+    /// The queue's notification throttle (`None`: sends do not notify; `Some(ZERO)`: every
+    /// sending statement notifies). Give it to [`Subscription::set_throttle`].
+    pub throttle: Option<Duration>,
     /// On a throttled queue, how long until a send would notify again (`Some(ZERO)`: it
     /// would now); a send before then may not notify. `None` without a throttle.
     pub throttle_window: Option<Duration>,
@@ -156,6 +176,7 @@ impl Readiness {
         Self {
             next_visible: Some(Duration::ZERO),
             notifies: false,
+            throttle: None,
             throttle_window: None,
             suppressed_in_flight: false,
         }
@@ -180,10 +201,8 @@ impl Readiness {
         if self.suppressed_in_flight {
             sooner(SUPPRESSED_RECHECK);
         }
-        if let Some(window) = self.throttle_window.filter(|w| !w.is_zero()) {
-            // Just past the window's end, when a send notifies again.
-            sooner(window + Duration::from_millis(1));
-        }
+        // Sends the throttle leaves silent later are covered by the wake that follows each
+        // notification by the throttle interval (see [`Subscription::set_throttle`]).
         at
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -33,7 +34,10 @@ struct Pending {
 /// Sends from many tasks that arrive within a short window (by default 1 ms after the first of
 /// them, or until [`ProducerOptions::max_batch`] messages are waiting) go to Postgres as one
 /// [`send_batch_json`](Queue::send_batch_json), so one commit (one WAL flush) serves them all.
-/// Each sender gets its own id once that batch has committed.
+/// Each sender gets its own id once that batch has committed. The window applies only while
+/// other batches are in flight: a send to an idle producer goes out at once (with whatever
+/// else is already waiting), so batching never adds latency when there is nothing to share a
+/// commit with.
 ///
 /// # Guarantees
 /// - **Durable.** A sender gets an id only after the statement that wrote its message has
@@ -206,7 +210,10 @@ async fn collect(
     let in_flight = Arc::new(Semaphore::new(slots));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
-        let deadline = Instant::now() + options.window;
+        // An idle producer (no batch in flight) sends at once: waiting would only add the
+        // window to this sender's latency. Under load, batches form while others commit.
+        let idle = in_flight.available_permits() == slots;
+        let deadline = Instant::now() + if idle { Duration::ZERO } else { options.window };
         while batch.len() < options.max_batch {
             // `recv` is cancel-safe: a message is never lost to the timeout.
             match timeout_at(deadline, rx.recv()).await {

@@ -9,9 +9,9 @@ use crate::options::{delay_params, SendOptions, MAX_BATCH};
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ProducerOptions {
-    /// How long a batch waits for more messages after its first one, at most
-    /// [`MAX_WINDOW`](Self::MAX_WINDOW). Default 1 ms. Zero is allowed: a batch then takes
-    /// only the messages already waiting.
+    /// How long a batch waits for more messages after its first one while other batches are
+    /// in flight (an idle producer sends at once), at most [`MAX_WINDOW`](Self::MAX_WINDOW).
+    /// Default 1 ms. Zero is allowed: a batch then takes only the messages already waiting.
     pub window: Duration,
     /// The most messages in one batch, 1 to [`MAX_BATCH`]. Default 100.
     pub max_batch: usize,

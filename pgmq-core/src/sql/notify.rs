@@ -144,13 +144,15 @@ $pgmq$",
 ///   is visible now; `NULL`: the queue is empty);
 /// - `notifies`: whether sends notify (an enabled insert trigger of the extension's name,
 ///   ours or the extension's);
+/// - `throttle_ms`: the throttle interval of its notifications;
 /// - `window_ms`: on a throttled queue, milliseconds until the throttle lets the next send
 ///   notify (0 or less when it would now): a send before then may not notify;
 /// - `suppressed`: whether a throttled send that did not notify has not yet ended (its
 ///   transaction holds [`SUPPRESSED`] shared; this statement tries it exclusively and lets
 ///   go at once).
-const READINESS: &[Column] =
-    columns![next_visible_ms: Int8, notifies: Bool, window_ms: Int8, suppressed: Bool];
+const READINESS: &[Column] = columns![
+    next_visible_ms: Int8, notifies: Bool, throttle_ms: Int4, window_ms: Int8, suppressed: Bool
+];
 
 /// See [`READINESS`]. `min(vt)` is the first entry of the `vt` index.
 pub fn readiness(q: &QueueName) -> Statement {
@@ -161,6 +163,8 @@ pub fn readiness(q: &QueueName) -> Statement {
        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                WHERE tgrelid = '{qt}'::regclass AND tgname = '{TRIGGER}'
                  AND tgenabled <> 'D') AS notifies,
+       (SELECT throttle_interval_ms FROM {THROTTLE_TABLE} WHERE queue_name = '{q}')
+         AS throttle_ms,
        (SELECT ceil(extract(epoch FROM t.last_notified_at
                                 + t.throttle_interval_ms * interval '1 millisecond'
                                 - clock_timestamp()) * 1000)::bigint

@@ -37,13 +37,14 @@ impl Acks {
         (Self { tx }, task)
     }
 
-    /// Acknowledges `receipt` with the next flush: `Some(Acted)` once it is deleted (or
-    /// archived), `Some(Stale)` when someone else holds the message now, `None` when the
-    /// statement failed (the message then reappears after its visibility timeout).
-    pub(super) async fn ack(&self, receipt: Receipt) -> Option<Fence> {
+    /// Queues `receipt` for the next flush and returns where its answer arrives:
+    /// `Some(Acted)` once it is deleted (or archived), `Some(Stale)` when someone else holds
+    /// the message now, `None` when the statement failed (the message then reappears after
+    /// its visibility timeout). `None` at once when the acknowledger is gone.
+    pub(super) fn enqueue(&self, receipt: Receipt) -> Option<oneshot::Receiver<Option<Fence>>> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((receipt, reply)).ok()?;
-        answer.await.ok().flatten()
+        Some(answer)
     }
 }
 

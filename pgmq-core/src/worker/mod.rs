@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::name::QueueName;
 use crate::options::ReadOptions;
 use crate::queue::Queue;
+use crate::receipt::Fence;
 use crate::types::Message;
 
 mod acks;
@@ -57,8 +58,10 @@ pub struct WorkerSummary {
 
 /// What one handler's task ended with.
 enum Done {
-    Processed,
-    StaleAck,
+    /// The handler succeeded and its acknowledgement is queued for the next flush: the
+    /// answer arrives on this channel (`None` when the statement failed).
+    Handled(tokio::sync::oneshot::Receiver<Option<Fence>>),
+    /// The handler succeeded but the acknowledger is gone.
     AckError,
     Failed,
     Lost,

@@ -79,6 +79,8 @@ where
         o.ack_interval,
     );
     let mut tasks: JoinSet<Done> = JoinSet::new();
+    // Acknowledgements of handlers that succeeded, until their flush answers.
+    let mut acking: JoinSet<Option<Fence>> = JoinSet::new();
     let mut flights = Flights::new();
     let mut summary = WorkerSummary::default();
     let mut beat = interval(o.vt / 3);
@@ -95,8 +97,10 @@ where
     };
     // What the queue said before the read in progress, once a read came back empty.
     let mut asked: Option<Option<Readiness>> = None;
+    // Whether the read in progress follows a wake: one that finds messages passes it on.
+    let mut woken = false;
     loop {
-        if stop_by.is_some() && tasks.is_empty() {
+        if stop_by.is_some() && tasks.is_empty() && acking.is_empty() {
             break;
         }
         let free = o.concurrency.saturating_sub(flights.len());
@@ -107,13 +111,16 @@ where
                 stop_by = Some(Instant::now() + o.grace);
             }
             () = sleep_until(grace_end), if stop_by.is_some() => {
-                abort_the_rest(&ctx, &mut tasks, &mut flights, &mut summary).await;
+                abort_the_rest(&ctx, &mut tasks, &mut flights, &mut acking, &mut summary).await;
                 break;
             }
+            Some(answer) = acking.join_next(), if !acking.is_empty() => {
+                count_ack(&mut summary, answer);
+            }
             Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                let processed = summary.processed;
-                settled(&ctx, joined, &mut flights, &mut summary).await;
-                if summary.processed == processed && next_read.is_none_or(|at| at > Instant::now()) {
+                let handled = matches!(joined, Ok((_, Done::Handled(_))));
+                settled(&ctx, joined, &mut flights, &mut acking, &mut summary).await;
+                if !handled && next_read.is_none_or(|at| at > Instant::now()) {
                     // A failure made its message visible again later (no notification
                     // says so): read now, and let the answer set the timer for it.
                     next_read = Some(Instant::now());
@@ -125,6 +132,7 @@ where
             }
             () = sub.changed(), if stop_by.is_none() && next_read.is_none_or(|at| at > Instant::now()) => {
                 next_read = Some(Instant::now());
+                woken = true;
             }
             () = sleep_until_some(next_read), if stop_by.is_none() && free > 0 => {
                 let qty = free.min(o.batch_size);
@@ -150,6 +158,10 @@ where
                     Ok(messages) => {
                         asked = None;
                         next_read = Some(now);
+                        if std::mem::take(&mut woken) {
+                            // There may be more: let another parked reader look.
+                            sub.pass_on();
+                        }
                         for message in messages {
                             spawn(&ctx, &handler, &acks, &mut tasks, &mut flights, message, now);
                         }
@@ -166,12 +178,25 @@ where
             }
         }
     }
-    // Every handler has ended: the acknowledger flushes what it holds and exits.
+    // Every handler has ended; count the acknowledgements still being answered.
+    while let Some(answer) = acking.join_next().await {
+        count_ack(&mut summary, answer);
+    }
+    // The acknowledger has nothing left: it exits.
     drop(acks);
     let _ = ack_task.await;
     match failure {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+/// Counts one acknowledgement's answer.
+fn count_ack(summary: &mut WorkerSummary, answer: std::result::Result<Option<Fence>, JoinError>) {
+    match answer {
+        Ok(Some(Fence::Acted)) => summary.processed += 1,
+        Ok(Some(Fence::Stale)) => summary.stale_acks += 1,
+        Ok(None) | Err(_) => summary.ack_errors += 1,
     }
 }
 
@@ -212,9 +237,9 @@ fn spawn<F, Fut, E>(
             return Done::Lost;
         }
         match result {
-            Ok(()) => match acks.ack(receipt).await {
-                Some(Fence::Acted) => Done::Processed,
-                Some(Fence::Stale) => Done::StaleAck,
+            // The slot frees now; the acknowledgement's answer is counted when it comes.
+            Ok(()) => match acks.enqueue(receipt) {
+                Some(answer) => Done::Handled(answer),
                 None => Done::AckError,
             },
             Err(_) => {
@@ -240,6 +265,7 @@ async fn settled(
     ctx: &Context,
     joined: std::result::Result<(Id, Done), JoinError>,
     flights: &mut Flights,
+    acking: &mut JoinSet<Option<Fence>>,
     summary: &mut WorkerSummary,
 ) {
     let id = match &joined {
@@ -250,8 +276,9 @@ async fn settled(
         return;
     };
     match joined {
-        Ok((_, Done::Processed)) => summary.processed += 1,
-        Ok((_, Done::StaleAck)) => summary.stale_acks += 1,
+        Ok((_, Done::Handled(answer))) => {
+            acking.spawn(async move { answer.await.ok().flatten() });
+        }
         Ok((_, Done::AckError)) => summary.ack_errors += 1,
         Ok((_, Done::Lost)) => {}
         Ok((_, Done::Failed)) => ctx.count_failure(summary, flight.receipt.read_ct),
@@ -281,6 +308,7 @@ async fn abort_the_rest(
     ctx: &Context,
     tasks: &mut JoinSet<Done>,
     flights: &mut Flights,
+    acking: &mut JoinSet<Option<Fence>>,
     summary: &mut WorkerSummary,
 ) {
     tasks.abort_all();
@@ -295,7 +323,7 @@ async fn abort_the_rest(
                 }
             }
         }
-        settled(ctx, joined, flights, summary).await;
+        settled(ctx, joined, flights, acking, summary).await;
     }
     for chunk in release.chunks(MAX_BATCH) {
         let _ = ctx
