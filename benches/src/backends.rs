@@ -18,6 +18,8 @@ pub(crate) const NAMES: [&str; 3] = ["sqlx", "tokio-postgres", "diesel"];
 
 /// `backend` on a pool of `size` connections. Every pool hands out connections without a
 /// check query (sqlx pings and diesel-async verifies by default; deadpool-postgres doesn't).
+/// Waiting readers park on a listening connection to `url` on every backend (sqlx's pool
+/// says how to open one; the other two are told).
 pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn Queue>> {
     Ok(match backend {
         "sqlx" => Arc::new(pgmq_sqlx::SqlxQueue::new(
@@ -30,7 +32,8 @@ pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn 
                 ..Default::default()
             }
             .create_pool(Some(Runtime::Tokio1), NoTls)?;
-            Arc::new(pgmq_tokio_postgres::TokioPostgresQueue::new(pool))
+            let listen: pgmq_tokio_postgres::tokio_postgres::Config = url.parse()?;
+            Arc::new(pgmq_tokio_postgres::TokioPostgresQueue::new(pool).with_listener(listen))
         }
         "diesel" => {
             let mut config = ManagerConfig::default();
@@ -40,7 +43,7 @@ pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn 
             let pool = DieselPool::builder(manager)
                 .max_size(size as usize)
                 .build()?;
-            Arc::new(pgmq_diesel::DieselQueue::new(pool))
+            Arc::new(pgmq_diesel::DieselQueue::new(pool).with_listener(url))
         }
         other => return Err(format!("unknown backend {other:?}").into()),
     })

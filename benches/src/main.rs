@@ -2,7 +2,7 @@
 //! process, one sitting, one database.
 //!
 //! ```text
-//! cargo run -p pgmq-bench --release -- --quick            # under 2 minutes
+//! cargo run -p pgmq-bench --release -- --quick            # a few minutes
 //! cargo run -p pgmq-bench --release                       # the full run
 //! cargo run -p pgmq-bench --release -- --write-md         # also rewrite BENCHMARKS.md
 //! ```
@@ -13,6 +13,17 @@
 //! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`. The harness creates (and drops
 //! first) a database `pgmq_bench`.
 //!
+//! Workloads: W1 single sends; W2 read one + delete (W2-receipt fenced by receipt, W2-dlq
+//! with a dead-letter policy); W3 batches of 100; W4 read 100 + archive; W5 4 producers with
+//! 4/16/64 consumers that back off when the queue is empty (W5-drain: the same consumers on a
+//! full queue, no producers); W6 read+delete latency with many messages in flight; W5-wait W5
+//! with consumers that read with a wait (1 s, polling every 250 ms) instead (ours only); W7 the
+//! wake latency of one waiting consumer (median, p99; the pgmq crate with `read_with_poll`) and
+//! the database's transactions per minute while 16 consumers wait on an empty queue (ours
+//! only); W8 the `Worker` (4/16/64 handlers of 1 ms, archiving) fed by 4 producers through
+//! one `BatchingProducer`, against the pgmq crate's read/handle/archive loop; W9 64 tasks
+//! sending single messages through one `BatchingProducer` against each calling `send`.
+//!
 //! Everything runs on tokio's current-thread runtime: with the server on the same two cores,
 //! the multi-thread runtime's cross-thread wake-ups cost more than the client work measured,
 //! for every system alike.
@@ -20,12 +31,14 @@
 #![allow(clippy::print_stdout)]
 
 mod backends;
+mod batching;
 mod pgbench;
 mod report;
 mod runs;
 mod setup;
 mod system;
 mod targets;
+mod waiting;
 mod workloads;
 
 use std::sync::Arc;
@@ -80,6 +93,18 @@ async fn main() -> Res<()> {
     }
     if args.workload("W6") {
         b.w6().await?;
+    }
+    if args.workload("W5-wait") {
+        b.w5_wait(&backends).await?;
+    }
+    if args.workload("W7") {
+        b.w7(&backends).await?;
+    }
+    if args.workload("W8") {
+        b.w8(&backends).await?;
+    }
+    if args.workload("W9") {
+        b.w9(&backends).await?;
     }
 
     report::add_ratios(&mut b.results);

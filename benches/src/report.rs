@@ -5,12 +5,16 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::runs::Bench;
+
 /// What a measurement is in.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Unit {
     MsgsPerS,
     LatencyUs,
+    /// Statements the database ran per minute (lower is better).
+    QueriesPerMin,
 }
 
 /// One result row.
@@ -22,6 +26,8 @@ pub(crate) struct Measurement {
     pub(crate) msgs_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) latency_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queries_per_min: Option<f64>,
     /// This system's figure over the pgmq crate's (higher is better for both units: for
     /// latency it is the crate's latency over ours).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,15 +40,13 @@ pub(crate) struct Measurement {
 
 impl Measurement {
     pub(crate) fn new(workload: &str, system: &str, unit: Unit, value: f64, note: String) -> Self {
-        let (msgs_per_s, latency_us) = match unit {
-            Unit::MsgsPerS => (Some(value), None),
-            Unit::LatencyUs => (None, Some(value)),
-        };
+        let figure = |u: Unit| (unit == u).then_some(value);
         Self {
             workload: workload.into(),
             system: system.into(),
-            msgs_per_s,
-            latency_us,
+            msgs_per_s: figure(Unit::MsgsPerS),
+            latency_us: figure(Unit::LatencyUs),
+            queries_per_min: figure(Unit::QueriesPerMin),
             vs_pgmq_crate: None,
             vs_pgbench: None,
             note,
@@ -50,16 +54,41 @@ impl Measurement {
     }
 
     fn value(&self) -> f64 {
-        self.msgs_per_s.or(self.latency_us).unwrap_or(f64::NAN)
+        self.msgs_per_s
+            .or(self.latency_us)
+            .or(self.queries_per_min)
+            .unwrap_or(f64::NAN)
     }
 
-    /// How many times better than `other` (throughput: ours/theirs; latency: theirs/ours).
+    /// How many times better than `other` (throughput: ours/theirs; latency and queries:
+    /// theirs/ours).
     fn ratio_to(&self, other: &Measurement) -> f64 {
-        match (self.msgs_per_s, self.latency_us) {
+        match (self.msgs_per_s, self.latency_us.or(self.queries_per_min)) {
             (Some(v), _) => v / other.value(),
             (_, Some(v)) => other.value() / v,
             _ => f64::NAN,
         }
+    }
+}
+
+impl Bench {
+    /// Prints one figure and keeps it for the table.
+    pub(crate) fn record(
+        &mut self,
+        workload: &str,
+        system: &str,
+        unit: Unit,
+        value: f64,
+        note: &str,
+    ) {
+        let unit_name = match unit {
+            Unit::MsgsPerS => "msgs/s",
+            Unit::LatencyUs => "µs",
+            Unit::QueriesPerMin => "queries/min",
+        };
+        println!("  {workload:<10} {system:<22} {value:>12.1} {unit_name}");
+        self.results
+            .push(Measurement::new(workload, system, unit, value, note.into()));
     }
 }
 
@@ -89,24 +118,35 @@ fn fmt_ratio(r: Option<f64>) -> String {
     r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
 }
 
-/// The results as a Markdown table.
+fn fmt_figure(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into())
+}
+
+/// The results as a Markdown table; the queries/min column only when a row has one.
 pub(crate) fn table(results: &[Measurement]) -> String {
-    let mut out = String::from(
-        "| workload | system | msgs/s | latency µs | vs pgmq crate | vs pgbench | note |\n\
-         |---|---|---:|---:|---:|---:|---|\n",
+    let queries = results.iter().any(|m| m.queries_per_min.is_some());
+    let (head, rule) = if queries {
+        (" queries/min |", "---:|")
+    } else {
+        ("", "")
+    };
+    let mut out = format!(
+        "| workload | system | msgs/s | latency µs |{head} vs pgmq crate | vs pgbench | note |\n\
+         |---|---|---:|---:|{rule}---:|---:|---|\n",
     );
     for m in results {
+        let q = if queries {
+            format!(" {} |", fmt_figure(m.queries_per_min))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} |{q} {} | {} | {} |",
             m.workload,
             m.system,
-            m.msgs_per_s
-                .map(|v| format!("{v:.0}"))
-                .unwrap_or_else(|| "-".into()),
-            m.latency_us
-                .map(|v| format!("{v:.0}"))
-                .unwrap_or_else(|| "-".into()),
+            fmt_figure(m.msgs_per_s),
+            fmt_figure(m.latency_us),
             fmt_ratio(m.vs_pgmq_crate),
             fmt_ratio(m.vs_pgbench),
             m.note

@@ -144,18 +144,8 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    fn record(&mut self, workload: &str, system: &str, unit: Unit, value: f64, note: &str) {
-        let unit_name = match unit {
-            Unit::MsgsPerS => "msgs/s",
-            Unit::LatencyUs => "µs",
-        };
-        println!("  {workload:<10} {system:<22} {value:>12.1} {unit_name}");
-        self.results
-            .push(Measurement::new(workload, system, unit, value, note.into()));
-    }
-
     /// A fresh queue of ours (dropped first) on `queue`, as a [`System`].
-    async fn ours(&self, queue: Arc<dyn Queue>, name: &str) -> Res<Arc<dyn System>> {
+    pub(crate) async fn ours(&self, queue: Arc<dyn Queue>, name: &str) -> Res<Arc<dyn System>> {
         self.ours_with(queue, name, false).await
     }
 

@@ -2,6 +2,7 @@
 //! crate, so both run exactly the same loops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use pgmq_core::{Fence, Queue, QueueExt, QueueName, ReadOptions, Receipt, SendOptions};
@@ -47,6 +48,10 @@ pub(crate) trait System: Send + Sync {
     /// Deletes the message `receipt` names, fenced; an error unless the delete acted.
     async fn delete_receipt(&self, receipt: Receipt) -> Res<()>;
     async fn archive_batch(&self, ids: &[i64]) -> Res<()>;
+    /// Reads one message with a 30 s visibility timeout, waiting up to `wait` for one to
+    /// arrive (looking again every `poll`; `None`: the system's default); returns
+    /// (msg_id, payload id) pairs.
+    async fn read_waiting(&self, wait: Duration, poll: Option<Duration>) -> Res<Vec<(i64, u64)>>;
     /// Runs one statement that touches no message (to open a pooled connection).
     async fn touch(&self) -> Res<()>;
 }
@@ -99,6 +104,15 @@ impl System for Ours {
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {
         self.queue.archive_batch(&self.name, ids).await?;
         Ok(())
+    }
+
+    async fn read_waiting(&self, wait: Duration, poll: Option<Duration>) -> Res<Vec<(i64, u64)>> {
+        let mut options = ReadOptions::new().vt_secs(30).wait(wait);
+        if let Some(poll) = poll {
+            options = options.poll_interval(poll);
+        }
+        let got = self.queue.read::<Payload>(&self.name, options).await?;
+        Ok(got.into_iter().map(|m| (m.msg_id, m.message.id)).collect())
     }
 
     async fn touch(&self) -> Res<()> {
@@ -157,6 +171,16 @@ impl System for Upstream {
     async fn archive_batch(&self, ids: &[i64]) -> Res<()> {
         self.pgmq.archive_batch(&self.name, ids).await?;
         Ok(())
+    }
+
+    /// The crate's `read_batch_with_poll`: it polls inside the server (`pg_sleep` between
+    /// reads), holding a connection for the whole wait.
+    async fn read_waiting(&self, wait: Duration, poll: Option<Duration>) -> Res<Vec<(i64, u64)>> {
+        let got = self
+            .pgmq
+            .read_batch_with_poll::<Payload, serde_json::Value>(&self.name, 30, 1, Some(wait), poll)
+            .await?;
+        Ok(got.into_iter().map(|m| (m.msg_id, m.message.id)).collect())
     }
 
     async fn touch(&self) -> Res<()> {

@@ -32,6 +32,44 @@ fn against_w2(out: &mut String, results: &[Measurement], m: &Measurement, base: 
     }
 }
 
+/// W9: the batching producer against direct sends on the same system, ≥ 5x.
+fn w9(out: &mut String, results: &[Measurement], m: &Measurement) {
+    let direct = results
+        .iter()
+        .find(|d| d.workload == "W9/direct" && d.system == m.system)
+        .and_then(|d| d.msgs_per_s);
+    if let (Some(v), Some(direct)) = (m.msgs_per_s, direct) {
+        let r = v / direct;
+        let text = format!(
+            "W9 {}: the batching producer sends {r:.2}x as fast as direct sends (≥ 5x)",
+            m.system
+        );
+        line(out, r >= 5.0, text);
+    }
+}
+
+/// W7's wake latency of one system, median and p99 in ms (for information).
+fn w7_latency(out: &mut String, results: &[Measurement], m: &Measurement) {
+    let p99 = results
+        .iter()
+        .find(|p| p.workload == "W7/p99" && p.system == m.system)
+        .and_then(|p| p.latency_us);
+    if let (Some(median), Some(p99)) = (m.latency_us, p99) {
+        let crate_ratio = m
+            .vs_pgmq_crate
+            .map(|c| format!("; {c:.1}x sooner than the pgmq crate's read_with_poll"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- [info] W7 {}: a waiting consumer gets a message {:.2} ms (median), {:.2} ms \
+             (p99) after its send returned{crate_ratio}",
+            m.system,
+            median / 1e3,
+            p99 / 1e3
+        );
+    }
+}
+
 /// One line per target: met or missed, with the figures.
 pub(crate) fn check(results: &[Measurement]) -> String {
     let mut out = String::from("Targets (ratios measured in this run):\n");
@@ -62,6 +100,20 @@ pub(crate) fn check(results: &[Measurement]) -> String {
                     format!("W2 {}: {c:.2}x the pgmq crate (≥ 2.5x)", m.system),
                 );
             }
+            "W7/idle" => {
+                let q = m.queries_per_min.unwrap_or(f64::NAN);
+                let text = format!(
+                    "W7 {}: {q:.1} queries/min while 16 consumers wait (0)",
+                    m.system
+                );
+                line(&mut out, q == 0.0, text);
+            }
+            "W8/c16" => {
+                let c = vs(m.vs_pgmq_crate);
+                let text = format!("W8 {}: {c:.2}x the pgmq crate at 16 (≥ 3x)", m.system);
+                line(&mut out, c >= 3.0, text);
+            }
+            "W9/producer" => w9(&mut out, results, m),
             "W3" | "W4" => {
                 let c = vs(m.vs_pgmq_crate);
                 line(
@@ -76,7 +128,16 @@ pub(crate) fn check(results: &[Measurement]) -> String {
             _ => {}
         }
     }
-    for (prefix, label) in [("W5/", "W5"), ("W5-drain/", "W5-drain")] {
+    for m in results.iter().filter(|m| m.workload == "W7/median") {
+        w7_latency(&mut out, results, m);
+    }
+    let scaling = [
+        ("W5/", "W5", "64 consumers reach"),
+        ("W5-drain/", "W5-drain", "64 consumers reach"),
+        ("W5-wait/", "W5-wait", "64 consumers reach"),
+        ("W8/", "W8", "64 handlers reach"),
+    ];
+    for (prefix, label, at64_reach) in scaling {
         let mut runs: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
         for m in results.iter().filter(|m| m.workload.starts_with(prefix)) {
             let v = m.msgs_per_s.unwrap_or(0.0);
@@ -89,7 +150,7 @@ pub(crate) fn check(results: &[Measurement]) -> String {
             if let Some((_, at64)) = runs.iter().find(|r| r.0 == "c64") {
                 let share = at64 / best;
                 let text = format!(
-                    "{label} {system}: 64 consumers reach {:.0}% of the best count",
+                    "{label} {system}: {at64_reach} {:.0}% of the best count",
                     share * 100.0
                 );
                 if *system == PGMQ_CRATE {
@@ -185,7 +246,7 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          **Machine:** {machine}\n\n\
          ## Reproduce\n\n\
          ```sh\n\
-         cargo run -p pgmq-bench --release -- --quick            # under 2 minutes\n\
+         cargo run -p pgmq-bench --release -- --quick            # a few minutes\n\
          cargo run -p pgmq-bench --release -- --write-md         # full run, rewrites this page\n\
          ```\n\n\
          With no `DATABASE_URL` (or `--database-url`) the harness uses a throwaway local\n\
@@ -198,8 +259,18 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          (single messages, end to end, on a pool of 70 opened before the clock starts; a consumer\n\
          that finds the queue empty sleeps 5 ms, doubling up to 64 ms); W5-drain the same\n\
          consumer counts emptying a full queue with no producers (contention on the claim alone);\n\
-         W6 median read+delete latency with 100,000 invisible messages ahead vs none. W7 (send-to-waiting-consumer\n\
-         latency) waits for long polling on LISTEN/NOTIFY.\n\n\
+         W6 median read+delete latency with 100,000 invisible messages ahead vs none; W5-wait W5\n\
+         with consumers that read with a wait (1 s, polling every 250 ms) instead of sleeping (ours\n\
+         only); W7 how soon one waiting consumer (wait and polling interval 30 s, so only a\n\
+         notification wakes it) gets each of 200 messages sent 50 ms apart, after its send returned\n\
+         (the pgmq crate: `read_with_poll`, polling every 250 ms inside the server), and W7/idle\n\
+         the database's transactions per minute (from `pg_stat_database`, less the harness's own)\n\
+         while 16 consumers wait on an empty queue for 60 s (reads with a wait longer than that,\n\
+         polling every 30 s); W8 4 producers through one `BatchingProducer` and a `Worker` with\n\
+         4, 16 and 64 handlers (1 ms each, archiving), from the first send until the queue is\n\
+         empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
+         handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\
+         messages through one `BatchingProducer` vs each calling `send` (pool of 70).\n\n\
          Method: every system runs the same loops (`benches/src/workloads.rs`) on tokio's\n\
          current-thread runtime (with the server on the same two cores, the multi-thread\n\
          runtime's cross-thread wake-ups cost more than the client work measured). Every sqlx pool,\n\

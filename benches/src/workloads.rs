@@ -16,6 +16,18 @@ pub(crate) struct Sizes {
     pub(crate) w5_messages: usize,
     pub(crate) w6_in_flight: usize,
     pub(crate) w6_reads: usize,
+    /// W7: messages sent to one waiting consumer, 50 ms apart.
+    pub(crate) w7_messages: usize,
+    /// W7: how long 16 consumers wait on an empty queue while the database's transactions
+    /// are counted.
+    pub(crate) w7_idle: Duration,
+    /// W7: how long the waiting consumers settle before the count starts (what they ran to
+    /// get parked reaches the statistics up to 10 s late).
+    pub(crate) w7_settle: Duration,
+    /// W8: messages through the batching producer and the worker.
+    pub(crate) w8_messages: usize,
+    /// W9: messages sent by 64 tasks.
+    pub(crate) w9_messages: usize,
 }
 
 impl Sizes {
@@ -28,6 +40,11 @@ impl Sizes {
             w5_messages: 3_000,
             w6_in_flight: 100_000,
             w6_reads: 500,
+            w7_messages: 50,
+            w7_idle: Duration::from_secs(10),
+            w7_settle: Duration::from_secs(11),
+            w8_messages: 5_000,
+            w9_messages: 5_000,
         }
     }
 
@@ -40,6 +57,11 @@ impl Sizes {
             w5_messages: 30_000,
             w6_in_flight: 100_000,
             w6_reads: 5_000,
+            w7_messages: 200,
+            w7_idle: Duration::from_secs(60),
+            w7_settle: Duration::from_secs(11),
+            w8_messages: 20_000,
+            w9_messages: 20_000,
         }
     }
 
@@ -52,6 +74,11 @@ impl Sizes {
             w5_messages: 100,
             w6_in_flight: 1_000,
             w6_reads: 20,
+            w7_messages: 5,
+            w7_idle: Duration::from_secs(2),
+            w7_settle: Duration::from_secs(1),
+            w8_messages: 300,
+            w9_messages: 300,
         }
     }
 }
@@ -70,7 +97,7 @@ pub(crate) async fn fill(s: &dyn System, n: usize, delay_secs: u64) -> Res<()> {
     Ok(())
 }
 
-fn rate(n: usize, since: Instant) -> f64 {
+pub(crate) fn rate(n: usize, since: Instant) -> f64 {
     n as f64 / since.elapsed().as_secs_f64()
 }
 
@@ -147,8 +174,8 @@ pub(crate) async fn w4(s: &dyn System, batches: usize) -> Res<f64> {
 }
 
 /// A W5 consumer that finds the queue empty sleeps this long, doubling up to [`IDLE_MAX`].
-const IDLE_MIN: Duration = Duration::from_millis(5);
-const IDLE_MAX: Duration = Duration::from_millis(64);
+pub(crate) const IDLE_MIN: Duration = Duration::from_millis(5);
+pub(crate) const IDLE_MAX: Duration = Duration::from_millis(64);
 
 /// W5: 4 producers and `consumers` consumers, single messages; end-to-end messages/s.
 pub(crate) async fn w5(s: Arc<dyn System>, consumers: usize, total: usize) -> Res<f64> {
