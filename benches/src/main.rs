@@ -32,6 +32,7 @@
 
 mod backends;
 mod batching;
+mod notify;
 mod pgbench;
 mod report;
 mod runs;
@@ -105,6 +106,9 @@ async fn main() -> Res<()> {
     }
     if args.workload("W9") {
         b.w9(&backends).await?;
+    }
+    if args.workload("NOTIFY") {
+        b.notify_cost(&backends).await?;
     }
 
     report::add_ratios(&mut b.results);
