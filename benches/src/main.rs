@@ -10,7 +10,8 @@
 //! Options: `--quick`, `--tiny` (a smoke test for CI), `--database-url URL` (default:
 //! `DATABASE_URL`, else a throwaway local Postgres), `--out DIR` (default `bench-results`),
 //! `--only W1,W2,W2-receipt,W2-dlq,...` (any case; `W5` runs W5-drain too),
-//! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`. The harness creates (and drops
+//! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`, `--quiet` (W1–W6 on queues
+//! without insert notifications). The harness creates (and drops
 //! first) a database `pgmq_bench`.
 //!
 //! Workloads: W1 single sends; W2 read one + delete (W2-receipt fenced by receipt, W2-dlq
@@ -75,6 +76,7 @@ async fn main() -> Res<()> {
     let mut b = Bench {
         url: url.clone(),
         sizes: args.sizes,
+        quiet: args.quiet,
         results: Vec::new(),
         admin,
         upstream: Arc::new(upstream),

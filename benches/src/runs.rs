@@ -134,6 +134,8 @@ struct Pair {
 pub(crate) struct Bench {
     pub(crate) url: String,
     pub(crate) sizes: Sizes,
+    /// See [`Args::quiet`](crate::setup::Args).
+    pub(crate) quiet: bool,
     pub(crate) results: Vec<Measurement>,
     pub(crate) admin: sqlx::PgPool,
     pub(crate) upstream: Arc<pgmq::PGMQueueExt>,
@@ -158,7 +160,12 @@ impl Bench {
     ) -> Res<Arc<dyn System>> {
         let name = QueueName::new(name.replace('-', "_"))?;
         queue.drop_queue(&name).await?;
-        queue.create(&name, CreateOptions::new()).await?;
+        let options = if self.quiet {
+            CreateOptions::new().without_notify_insert()
+        } else {
+            CreateOptions::new()
+        };
+        queue.create(&name, options).await?;
         if dead_letter {
             add_dead_letter(queue.as_ref(), &name).await?;
         }

@@ -14,6 +14,9 @@ pub(crate) struct Args {
     pub(crate) only: Option<Vec<String>>,
     pub(crate) systems: Option<Vec<String>>,
     pub(crate) write_md: bool,
+    /// Create W1–W6's queues without insert notifications (`--quiet`), to compare with a
+    /// build from before they existed.
+    pub(crate) quiet: bool,
 }
 
 impl Args {
@@ -26,6 +29,7 @@ impl Args {
             only: None,
             systems: None,
             write_md: false,
+            quiet: false,
         };
         let list = |v: Option<String>, flag: &str| -> Res<Vec<String>> {
             let v = v.ok_or(format!("{flag} needs a value"))?;
@@ -44,6 +48,7 @@ impl Args {
                 }
                 "--systems" => a.systems = Some(list(it.next(), "--systems")?),
                 "--write-md" => a.write_md = true,
+                "--quiet" => a.quiet = true,
                 other => {
                     return Err(format!("unknown argument {other:?}; see the crate docs").into())
                 }

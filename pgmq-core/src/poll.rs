@@ -29,18 +29,25 @@ pub(crate) fn pause(
 }
 
 /// What a waiting reader asks before its last read: [`Queue::readiness`] while listening
-/// (one statement, whose throttle it gives the subscription), nothing otherwise.
+/// (one statement, whose throttle it gives the subscription), nothing otherwise. Throttled
+/// sends still in flight concern only the reader holding the queue's watch
+/// ([`Subscription::watch`]); for the others the answer leaves them out.
 pub(crate) async fn ask<Q: Queue + ?Sized>(
     queue: &Q,
     name: &QueueName,
-    sub: &Subscription,
+    sub: &mut Subscription,
 ) -> Result<Option<Readiness>> {
     if !sub.is_listening() {
         return Ok(None);
     }
-    let ready = queue.readiness(name).await?;
+    let mut ready = queue.readiness(name).await?;
     if let Some(throttle) = ready.throttle.filter(|_| ready.notifies) {
         sub.set_throttle(throttle);
+    }
+    if !ready.suppressed_in_flight {
+        sub.unwatch();
+    } else if !sub.watch() {
+        ready.suppressed_in_flight = false;
     }
     Ok(Some(ready))
 }
@@ -84,7 +91,7 @@ where
         if Instant::now() >= deadline {
             return Ok(found);
         }
-        let ready = ask(queue, name, &sub).await?;
+        let ready = ask(queue, name, &mut sub).await?;
         if ready.is_some() {
             // The read the answer covers.
             found = attempt().await?;

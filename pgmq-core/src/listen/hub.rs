@@ -63,6 +63,10 @@ pub(crate) struct Channel {
     /// One wake per notification, for one parked reader (or, with none parked, for the next
     /// one to wait: the permit is kept).
     pub(crate) turn: Notify,
+    /// Whether one of this process's readers is watching for throttled sends still in
+    /// flight (looking again every few milliseconds until they end). One is enough: the
+    /// others stay parked.
+    pub(crate) watching: AtomicBool,
     /// The queue's notification throttle in milliseconds, as its readers last learned it:
     /// a notification is followed by one more wake this long (and a little) later, for the
     /// sends the throttle left silent.
@@ -188,6 +192,7 @@ impl Hub {
                 None => {
                     let ch = Arc::new(Channel {
                         turn: Notify::new(),
+                        watching: AtomicBool::new(false),
                         throttle_ms: AtomicU64::new(default_throttle_ms()),
                     });
                     channels.insert(channel.to_owned(), Arc::clone(&ch));

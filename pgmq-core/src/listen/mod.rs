@@ -3,6 +3,7 @@
 
 mod hub;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct Subscription {
 }
 
 struct Listening {
+    /// Whether this subscription holds its channel's watch (see [`Subscription::watch`]).
+    watches: bool,
     listener: Arc<dyn Listener>,
     hub: Arc<Hub>,
     channel: String,
@@ -72,6 +75,7 @@ impl Subscription {
         let _ = tokio::time::timeout(CONNECT_WAIT, ready).await;
         Self {
             inner: Some(Listening {
+                watches: false,
                 listener,
                 hub,
                 channel,
@@ -135,6 +139,34 @@ impl Subscription {
         }
     }
 
+    /// Takes (or keeps) the watch over throttled sends still in flight for this queue, if no
+    /// other reader of this process holds it: the holder looks again every few
+    /// milliseconds while such a send has not ended, the others stay parked. Returns whether
+    /// this subscription holds it. The watch passes on (with a wake) when the holder
+    /// [`unwatch`](Self::unwatch)es or is dropped.
+    pub fn watch(&mut self) -> bool {
+        let Some(l) = self.inner.as_mut() else {
+            return false;
+        };
+        if !l.watches {
+            l.watches = l
+                .turn
+                .watching
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        }
+        l.watches
+    }
+
+    /// Gives the watch up, if held (nothing is in flight any more).
+    pub fn unwatch(&mut self) {
+        if let Some(l) = self.inner.as_mut() {
+            if std::mem::take(&mut l.watches) {
+                l.turn.watching.store(false, Ordering::Release);
+            }
+        }
+    }
+
     /// Tells the listening connection this queue's notification throttle (from
     /// [`Readiness::throttle`]), so each notification is followed by one more wake after it,
     /// for the sends the throttle left silent. Until told, it assumes
@@ -142,6 +174,18 @@ impl Subscription {
     pub fn set_throttle(&self, throttle: Duration) {
         if let Some(l) = &self.inner {
             l.turn.set_throttle(throttle);
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(l) = &self.inner {
+            if l.watches {
+                l.turn.watching.store(false, Ordering::Release);
+                // Another parked reader looks, and takes the watch over if still needed.
+                l.turn.turn.notify_one();
+            }
         }
     }
 }

@@ -146,7 +146,7 @@ where
                                 poll::pause(&sub, ready.as_ref(), o.poll_interval).map(|p| now + p)
                             }
                             // Ask, then read once more (the read the answer covers).
-                            None => match poll::ask(&*ctx.queue, &ctx.name, &sub).await {
+                            None => match poll::ask(&*ctx.queue, &ctx.name, &mut sub).await {
                                 Ok(ready) => {
                                     asked = Some(ready);
                                     Some(Instant::now())
