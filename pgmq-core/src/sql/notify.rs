@@ -22,30 +22,6 @@ pub(crate) const FUNCTION: &str = "pgmq_rs.notify_insert()";
 /// The prefix of the advisory lock key a throttled send holds (shared) until it ends.
 const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 
-/// A setting this library's own sends set (to the queue's name, for the transaction) when
-/// they have already made the throttle's decision themselves: the trigger's `WHEN` then
-/// skips the trigger, whose call is most of a notification's cost to a sender.
-const DECIDED: &str = "pgmq_rs.sent";
-
-/// For this library's sends to `q`, a `CROSS JOIN` that makes the throttle's common decision
-/// inside the statement: within the throttle's window (read from the throttle table's
-/// committed row) the send takes the [`SUPPRESSED`] lock itself and sets [`DECIDED`], so the
-/// trigger does not run; otherwise (due, no throttle, no row) the trigger runs and decides as
-/// for any other client. On a queue without the trigger, the lock is all it costs.
-pub(super) fn gate(q: &QueueName) -> String {
-    format!(
-        "CROSS JOIN (SELECT set_config('{DECIDED}', CASE WHEN n.due THEN '' ELSE '{q}' END, true) AS decided,
-                   CASE WHEN NOT n.due
-                     THEN pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}{q}'))::text
-                   END AS suppressed
-            FROM (SELECT COALESCE((SELECT t.throttle_interval_ms <= 0
-                                          OR clock_timestamp() - t.last_notified_at
-                                             >= t.throttle_interval_ms * interval '1 millisecond'
-                                   FROM {THROTTLE_TABLE} t WHERE t.queue_name = '{q}'),
-                                  true) AS due) n) gate"
-    )
-}
-
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
 pub(super) fn install_body() -> String {
@@ -115,9 +91,7 @@ fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
           last_notified_at = to_timestamp(0);
     DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
     CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
-      FOR EACH STATEMENT
-      WHEN (current_setting('{DECIDED}', true) IS DISTINCT FROM '{q}')
-      EXECUTE FUNCTION {name}('{throttle_ms}');",
+      FOR EACH STATEMENT EXECUTE FUNCTION {name}('{throttle_ms}');",
         name = FUNCTION.trim_end_matches("()"),
     )
 }
