@@ -96,11 +96,10 @@ fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
     )
 }
 
-/// Turns insert notifications on for `q` (replacing any trigger of that name, ours or the
-/// extension's), at most one per `throttle_ms` milliseconds (0: one per sending statement).
-/// Raises `undefined_table` when the queue does not exist.
-pub fn enable(q: &QueueName, throttle_ms: i32) -> Statement {
-    let qt = queue_table(q);
+/// A one-off `DO` block running `body` on `q` under the per-queue lock, after checking that
+/// the queue exists (else `undefined_table`, in the words Postgres uses, which every adapter
+/// maps to a missing queue).
+fn on_existing_queue(q: &QueueName, body: &str) -> Statement {
     let sql = format!(
         "DO $pgmq$
 BEGIN
@@ -108,35 +107,33 @@ BEGIN
   IF to_regclass('{qt}') IS NULL THEN
     RAISE EXCEPTION 'relation \"pgmq.q_{q}\" does not exist' USING ERRCODE = 'undefined_table';
   END IF;
-  {switch_on}
+  {body}
 END
 $pgmq$",
         lock = queue_lock_key(q),
-        switch_on = switch_on(q, throttle_ms),
+        qt = queue_table(q),
     );
     super::one_off(sql, &[])
+}
+
+/// Turns insert notifications on for `q` (replacing any trigger of that name, ours or the
+/// extension's), at most one per `throttle_ms` milliseconds (0: one per sending statement).
+/// Raises `undefined_table` when the queue does not exist.
+pub fn enable(q: &QueueName, throttle_ms: i32) -> Statement {
+    on_existing_queue(q, &switch_on(q, throttle_ms))
 }
 
 /// Turns insert notifications off for `q`. Raises `undefined_table` when the queue does not
 /// exist.
 pub fn disable(q: &QueueName) -> Statement {
-    let qt = queue_table(q);
-    let sql = format!(
-        "DO $pgmq$
-BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('{lock}'));
-  IF to_regclass('{qt}') IS NULL THEN
-    RAISE EXCEPTION 'relation \"pgmq.q_{q}\" does not exist' USING ERRCODE = 'undefined_table';
-  END IF;
-  DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
+    let body = format!(
+        "DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
   IF to_regclass('{THROTTLE_TABLE}') IS NOT NULL THEN
     DELETE FROM {THROTTLE_TABLE} WHERE queue_name = '{q}';
-  END IF;
-END
-$pgmq$",
-        lock = queue_lock_key(q),
+  END IF;",
+        qt = queue_table(q),
     );
-    super::one_off(sql, &[])
+    on_existing_queue(q, &body)
 }
 
 /// What a reader about to wait on `q` asks first (before its last read):
