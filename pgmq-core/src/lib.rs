@@ -32,6 +32,7 @@ pub mod sql;
 #[cfg(not(feature = "unstable-sql"))]
 #[allow(unreachable_pub)]
 mod sql;
+pub mod topic;
 mod trace;
 mod types;
 mod worker;
@@ -52,6 +53,7 @@ pub use options::{
 pub use producer::{BatchingProducer, ProducerOptions};
 pub use queue::Queue;
 pub use receipt::{Fence, Receipt};
+pub use topic::{RoutingKey, TopicPattern};
 pub use types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 pub use worker::{AckMode, Messages, Worker, WorkerOptions, WorkerSummary};
 
