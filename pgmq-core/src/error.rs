@@ -168,6 +168,10 @@ pub enum DbErrorKind {
     UndefinedFunction,
     /// `25P02`: the caller's transaction already failed; roll it back.
     TransactionAborted,
+    /// `42501`: permission denied. The role lacks a privilege the statement needs, or is
+    /// not the owner of an object it alters or drops: e.g. an application role set up as in
+    /// `docs/least-privilege.md` that tries to create or drop a queue.
+    InsufficientPrivilege,
     /// `22P05` and other data exceptions (class `22`).
     DataException,
     /// Any other SQLSTATE.
@@ -184,6 +188,7 @@ impl DbErrorKind {
             "42P01" | "3F000" => Self::UndefinedTable,
             "42883" => Self::UndefinedFunction,
             "25P02" => Self::TransactionAborted,
+            "42501" => Self::InsufficientPrivilege,
             c if c.starts_with("22") => Self::DataException,
             _ => Self::Other,
         }
@@ -243,5 +248,24 @@ impl Error {
             argument,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_denied_is_its_own_kind_and_not_retryable() {
+        let e = Error::from_database("42501", "permission denied for table meta");
+        assert!(matches!(
+            e,
+            Error::Database {
+                kind: DbErrorKind::InsufficientPrivilege,
+                ..
+            }
+        ));
+        assert_eq!(e.sqlstate(), Some("42501"));
+        assert!(!e.is_retryable());
     }
 }

@@ -24,6 +24,13 @@ const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
+///
+/// The function runs as its owner (`SECURITY DEFINER`, with `search_path` pinned so a caller's
+/// objects cannot stand in for the ones it names), so a role that sends needs no write access
+/// to the throttle table: one that could write it could stamp `last_notified_at` into the
+/// future and silence every queue's notifications (`docs/least-privilege.md`). `EXECUTE` is
+/// revoked from `PUBLIC`: a trigger fires without that check, and nobody else may attach the
+/// function to tables of their own.
 pub(super) fn install_body() -> String {
     format!(
         "CREATE UNLOGGED TABLE IF NOT EXISTS {THROTTLE_TABLE} (
@@ -34,7 +41,8 @@ pub(super) fn install_body() -> String {
     last_notified_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT to_timestamp(0)
   );
   CREATE SCHEMA IF NOT EXISTS pgmq_rs;
-  CREATE OR REPLACE FUNCTION {FUNCTION} RETURNS trigger LANGUAGE plpgsql AS $notify$
+  CREATE OR REPLACE FUNCTION {FUNCTION} RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $notify$
   DECLARE
     queue text := substring(TG_TABLE_NAME FROM 3);
     silent boolean;
@@ -62,7 +70,8 @@ pub(super) fn install_body() -> String {
     PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
     RETURN NULL;
   END
-  $notify$;"
+  $notify$;
+  REVOKE ALL ON FUNCTION {FUNCTION} FROM PUBLIC;"
     )
 }
 
@@ -170,4 +179,22 @@ pub fn readiness(q: &QueueName) -> Statement {
        NOT pg_try_advisory_xact_lock(hashtext('{SUPPRESSED}{q}')) AS suppressed",
     );
     Binds::default().finish(sql, READINESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trigger_function_runs_as_its_owner_with_a_pinned_search_path() {
+        let body = install_body();
+        assert!(body.contains(
+            "CREATE OR REPLACE FUNCTION pgmq_rs.notify_insert() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $notify$"
+        ));
+        assert!(body.ends_with("REVOKE ALL ON FUNCTION pgmq_rs.notify_insert() FROM PUBLIC;"));
+        // With the search_path pinned, every table it touches is named with its schema.
+        assert!(!body.contains("FROM notify_insert_throttle"));
+        assert!(!body.contains("UPDATE notify_insert_throttle"));
+    }
 }
