@@ -45,22 +45,119 @@ pub(crate) fn batch(messages: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// A message `jsonb` can store: no U+0000 in any string or key. `index` names the message
-/// in the error.
+/// The deepest nesting of arrays and objects a message may have: every adapter reads `jsonb`
+/// back with serde_json, whose parser refuses a value nested 128 levels deep. Checking it
+/// also keeps the recursion of cloning and serializing a message bounded.
+pub(crate) const MAX_DEPTH: usize = 127;
+
+/// A message `jsonb` can store and a read can decode: no U+0000 in any string or key, and
+/// at most [`MAX_DEPTH`] levels of nesting. `index` names the message in the error.
 pub(crate) fn storable(index: usize, value: &Value) -> Result<()> {
-    let nul = || Error::InvalidMessage {
-        index,
-        reason: "it contains the character U+0000, which Postgres jsonb cannot store".into(),
-    };
+    unstorable(value, 0).map_or(Ok(()), |reason| {
+        Err(Error::InvalidMessage { index, reason })
+    })
+}
+
+/// Why `value`, found `depth` levels down, cannot be stored and read back, if it cannot.
+/// Recurses at most [`MAX_DEPTH`] + 1 levels, however deep `value` is.
+fn unstorable(value: &Value, depth: usize) -> Option<String> {
+    const NUL: &str = "it contains the character U+0000, which Postgres jsonb cannot store";
     match value {
-        Value::String(s) if s.contains('\0') => Err(nul()),
-        Value::Array(items) => items.iter().try_for_each(|v| storable(index, v)),
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+        Value::String(s) if s.contains('\0') => Some(NUL.into()),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => Some(format!(
+            "it nests arrays and objects more than {MAX_DEPTH} levels deep, \
+             more than a read can decode"
+        )),
+        Value::Array(items) => items.iter().find_map(|v| unstorable(v, depth + 1)),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
             if k.contains('\0') {
-                return Err(nul());
+                return Some(NUL.into());
             }
-            storable(index, v)
+            unstorable(v, depth + 1)
         }),
-        _ => Ok(()),
+        _ => None,
+    }
+}
+
+/// Headers `jsonb` can store and a read can decode, by the rules of [`storable`]: checked
+/// before any SQL, so a bad header fails as bad input and never aborts the caller's
+/// transaction.
+pub(crate) fn headers(headers: Option<&Value>) -> Result<()> {
+    match headers.and_then(|h| unstorable(h, 0)) {
+        Some(reason) => Err(Error::invalid("headers", reason)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn arrays(depth: usize) -> Value {
+        (1..depth).fold(json!([]), |v, _| Value::Array(vec![v]))
+    }
+
+    /// Takes `v` apart a level at a time: serde_json's own drop recurses once per level.
+    fn dismantle(mut v: Value) {
+        while let Value::Array(mut items) = v {
+            match items.pop() {
+                Some(inner) => v = inner,
+                None => break,
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_is_accepted_exactly_as_deep_as_serde_json_reads() {
+        for depth in [MAX_DEPTH, MAX_DEPTH + 1] {
+            let deep = arrays(depth);
+            let text = serde_json::to_string(&deep).unwrap();
+            let reads = serde_json::from_str::<Value>(&text).is_ok();
+            assert_eq!(storable(0, &deep).is_ok(), reads, "depth {depth}");
+        }
+        assert!(storable(0, &arrays(MAX_DEPTH)).is_ok());
+    }
+
+    #[test]
+    fn the_check_recurses_no_deeper_than_the_limit() {
+        let deep = arrays(100_000);
+        let checked = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 << 10)
+                .spawn_scoped(s, || storable(3, &deep))
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        assert!(matches!(
+            checked,
+            Err(Error::InvalidMessage { index: 3, .. })
+        ));
+        dismantle(deep);
+    }
+
+    #[test]
+    fn headers_are_checked_as_messages_are() {
+        assert!(headers(None).is_ok());
+        assert!(headers(Some(&arrays(MAX_DEPTH))).is_ok());
+        for bad in [
+            json!({"k": "\u{0}"}),
+            json!({"\u{0}": 1}),
+            arrays(MAX_DEPTH + 1),
+        ] {
+            let checked = headers(Some(&bad));
+            assert!(
+                matches!(
+                    checked,
+                    Err(Error::InvalidArgument {
+                        argument: "headers",
+                        ..
+                    })
+                ),
+                "{bad}: {checked:?}"
+            );
+        }
     }
 }

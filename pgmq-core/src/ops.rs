@@ -133,6 +133,7 @@ impl<E: Executor + ?Sized> Queue for E {
     ) -> Result<i64> {
         traced("send_json", Some(queue), Some(1), async move {
             checks::storable(0, &message)?;
+            checks::headers(options.headers.as_ref())?;
             let ids = sending::send(self, queue, vec![message], options, true).await?;
             ids.first().copied().ok_or_else(|| Error::Decode {
                 reason: "a send returned no id".into(),
@@ -152,6 +153,7 @@ impl<E: Executor + ?Sized> Queue for E {
         traced("send_batch_json", Some(queue), count, async move {
             // Checked here too so a bad delay fails even an empty batch.
             delay_params(options.delay)?;
+            checks::headers(options.headers.as_ref())?;
             checks::batch(&messages)?;
             if messages.is_empty() {
                 return Ok(Vec::new());

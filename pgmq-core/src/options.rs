@@ -165,7 +165,9 @@ pub struct SendOptions {
     /// When the messages become visible; `None` means after the queue's default delay
     /// ([`QueueAttributes::default_delay`]), else at once.
     pub delay: Option<VisibleAt>,
-    /// Headers stored beside each message (any JSON; an object by convention).
+    /// Headers stored beside each message (any JSON; an object by convention). Headers a
+    /// message could not hold either (U+0000 in a string or key, more than 127 levels of
+    /// nesting) fail the send with `InvalidArgument("headers")` before any SQL.
     pub headers: Option<Value>,
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::checks;
 use crate::error::{Error, Result};
 use crate::options::{delay_params, SendOptions, MAX_BATCH};
 
@@ -83,6 +84,7 @@ impl ProducerOptions {
                 ));
             }
         }
+        checks::headers(self.send.headers.as_ref())?;
         delay_params(self.send.delay).map(drop)
     }
 }
