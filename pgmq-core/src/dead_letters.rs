@@ -120,7 +120,7 @@ pub(crate) async fn redrive<E: Executor + ?Sized>(
         if n == 0 {
             break;
         }
-        moved += n;
+        moved = moved.saturating_add(n);
         if options.to.is_none() {
             next_source = oldest_source(executor, dlq).await?;
         }

@@ -104,11 +104,11 @@ pub(crate) async fn trim_archive<E: Executor + ?Sized>(
     // QueueNotFound for a queue that does not exist, before touching its archive.
     executor.attributes(queue).await?;
     let chunk = i64::try_from(MAX_BATCH).unwrap_or(1000);
-    let mut total = 0;
+    let mut total: u64 = 0;
     loop {
         let st = || sql::trim_archive(queue, chunk);
         let n = on(executor, queue, st).await?.single()?.int8("count")?;
-        total += u64::try_from(n).unwrap_or_default();
+        total = total.saturating_add(u64::try_from(n).unwrap_or_default());
         if n < chunk {
             return Ok(total);
         }
