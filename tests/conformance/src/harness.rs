@@ -9,12 +9,9 @@
 //!
 //! If none works, [`database_url`] says what each step found and what to set.
 
-use std::io::ErrorKind;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+
+use crate::cluster::LocalCluster;
 
 /// Why no Postgres could be found or started.
 #[derive(Debug, Clone)]
@@ -29,8 +26,9 @@ impl std::fmt::Display for HarnessError {
 impl std::error::Error for HarnessError {}
 
 static URL: OnceLock<Result<String, HarnessError>> = OnceLock::new();
-/// Keeps the throwaway cluster's supervisor (and its stdin pipe) alive for the process.
-static KEEP_ALIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+/// Keeps the throwaway cluster alive for the process (statics are never dropped; its
+/// supervisor stops it when the process exits).
+static KEEP_ALIVE: Mutex<Vec<LocalCluster>> = Mutex::new(Vec::new());
 
 /// A connection URL for a Postgres to test against, found once per process.
 ///
@@ -66,158 +64,22 @@ fn resolve() -> Result<String, HarnessError> {
     )))
 }
 
-fn bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
-    });
-    on_path.or_else(|| {
-        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|bin| bin.join("initdb").is_file())
-            .collect();
-        versions.sort_by_key(|p| {
-            p.parent()
-                .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-                .unwrap_or(0)
-        });
-        versions.pop()
-    })
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
-}
-
-/// A shell command, run as `postgres` when we are root.
-fn shell(script: &str, as_postgres: bool) -> Command {
-    if as_postgres {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", "sh", "-c", script]);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", script]);
-        c
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
-}
+/// The throwaway cluster's settings: durability off, since test data is disposable.
+const TEST_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("max_connections", "200"),
+];
 
 fn local_cluster() -> Result<String, String> {
-    let bin = bin_dir().ok_or("initdb and postgres not found on PATH or in /usr/lib/postgresql")?;
-    let as_postgres = is_root();
-    if as_postgres {
-        let has_user = Command::new("id")
-            .args(["-u", "postgres"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !has_user {
-            return Err("running as root, and Postgres refuses root; no 'postgres' system user to run it as".into());
-        }
-    }
-    let dir = std::env::temp_dir().join(format!(
-        "pgmq-rs-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if as_postgres {
-        let status = Command::new("chown")
-            .args(["postgres", &dir.display().to_string()])
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err(format!("cannot chown {} to postgres", dir.display()));
-        }
-    }
-    let data = dir.join("data");
-    let initdb = format!(
-        "{} -D {} -A trust -U postgres -E UTF8 --no-sync >{} 2>&1",
-        sh_quote(&bin.join("initdb")),
-        sh_quote(&data),
-        sh_quote(&dir.join("initdb.log"))
-    );
-    let status = shell(&initdb, as_postgres)
-        .status()
-        .map_err(|e| format!("initdb: {e}"))?;
-    if !status.success() {
-        let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(format!("initdb failed: {log}"));
-    }
-    let port = free_port()?;
-    // The supervisor stops Postgres and removes the directory when our end of its stdin
-    // closes, which happens however this process exits.
-    let supervise = format!(
-        "{pg} -D {data} -p {port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-         >{log} 2>&1 & pid=$!; read _; kill -INT $pid; wait $pid; rm -rf {dir}",
-        pg = sh_quote(&bin.join("postgres")),
-        data = sh_quote(&data),
-        dir = sh_quote(&dir),
-        log = sh_quote(&dir.join("postgres.log")),
-    );
-    let child = shell(&supervise, as_postgres)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start postgres: {e}"))?;
+    let cluster = LocalCluster::start(TEST_SETTINGS)?;
+    let url = cluster.url().to_owned();
     KEEP_ALIVE
         .lock()
         .map_err(|_| "harness lock poisoned".to_owned())?
-        .push(child);
-    wait_ready(&bin, port, &dir)?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
-}
-
-fn wait_ready(bin: &Path, port: u16, dir: &Path) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let isready = bin.join("pg_isready");
-    while Instant::now() < deadline {
-        let ready = Command::new(&isready)
-            .args([
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .status();
-        match ready {
-            Ok(s) if s.success() => return Ok(()),
-            Err(e)
-                if e.kind() == ErrorKind::NotFound
-                    && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() =>
-            {
-                // No pg_isready: the port answering is the best sign we have.
-                std::thread::sleep(Duration::from_millis(300));
-                return Ok(());
-            }
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
-    Err(format!("postgres did not become ready in 30 s: {log}"))
+        .push(cluster);
+    Ok(url)
 }
 
 #[cfg(feature = "testcontainers")]

@@ -27,12 +27,14 @@
 
 mod blocking;
 pub mod cases;
+mod cluster;
 pub mod harness;
 pub mod listening;
 mod macros;
 mod recording;
 
 pub use blocking::SpawnBlocking;
+pub use cluster::LocalCluster;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -156,6 +158,9 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("attributes", include_str!("cases/attributes.rs")),
     ("dead_letters", include_str!("cases/dead_letters.rs")),
     ("errors", include_str!("cases/errors.rs")),
+    ("forged", include_str!("cases/forged.rs")),
+    ("hostile", include_str!("cases/hostile.rs")),
+    ("hostile_names", include_str!("cases/hostile_names.rs")),
     ("lifecycle", include_str!("cases/lifecycle.rs")),
     ("metrics", include_str!("cases/metrics.rs")),
     ("peek", include_str!("cases/peek.rs")),
