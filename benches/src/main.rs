@@ -7,8 +7,10 @@
 //! cargo run -p pgmq-bench --release -- --write-md         # also rewrite BENCHMARKS.md
 //! ```
 //!
-//! Options: `--quick`, `--tiny` (a smoke test for CI), `--database-url URL` (default:
-//! `DATABASE_URL`, else a throwaway local Postgres), `--out DIR` (default `bench-results`),
+//! Options: `--quick`, `--tiny` (a smoke test for CI), `--database-url URL` (default: a
+//! throwaway cluster of its own with production-like settings, see [`server::SETTINGS`];
+//! without local Postgres binaries, the test harness' server), `--out DIR` (default
+//! `bench-results`),
 //! `--only W1,W2,W2-receipt,W2-dlq,...` (any case; `W5` runs W5-drain too),
 //! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`, `--quiet` (W1–W6 on queues
 //! without insert notifications). The harness creates (and drops
@@ -37,6 +39,7 @@ mod notify;
 mod pgbench;
 mod report;
 mod runs;
+mod server;
 mod setup;
 mod system;
 mod targets;
@@ -54,15 +57,13 @@ use system::Res;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Res<()> {
     let args = Args::parse()?;
-    let url = match &args.url {
-        Some(u) => u.clone(),
-        None => pgmq_conformance::harness::database_url()?,
-    };
+    let (_cluster, url) = server::choose(args.url.as_deref())?;
     let url = fresh_database(&url).await?;
     let admin = PgPoolOptions::new()
         .max_connections(2)
         .connect(&url)
         .await?;
+    let settings = server::settings(&admin).await?;
     let upstream = pgmq::PGMQueueExt::new_with_pool(pool_options(1).connect(&url).await?).await;
     upstream.install_sql_from_embedded().await?;
     let backends: Vec<&str> = backends::NAMES
@@ -84,7 +85,7 @@ async fn main() -> Res<()> {
         crate_on: args.system(PGMQ_CRATE),
         pgbench: pgbench::find().filter(|_| args.system(PGBENCH)),
     };
-    println!("pgmq-bench ({} run) on {url}", args.mode);
+    println!("pgmq-bench ({} run) on {url}\nserver: {settings}", args.mode);
 
     for w in Simple::all(&b.sizes) {
         if args.workload(w.name) {
@@ -120,8 +121,9 @@ async fn main() -> Res<()> {
     std::fs::create_dir_all(&args.out)?;
     let json = serde_json::to_string_pretty(&b.results)?;
     std::fs::write(format!("{}/latest.json", args.out), json)?;
+    std::fs::write(format!("{}/settings.txt", args.out), format!("{settings}\n"))?;
     if args.write_md {
-        let machine = targets::machine(&b.admin).await?;
+        let machine = format!("{}; {settings}", targets::machine(&b.admin).await?);
         let page = targets::markdown(args.mode, &machine, &table, &verdicts);
         std::fs::write("BENCHMARKS.md", page)?;
     }

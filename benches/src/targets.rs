@@ -249,9 +249,13 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          cargo run -p pgmq-bench --release -- --quick            # a few minutes\n\
          cargo run -p pgmq-bench --release -- --write-md         # full run, rewrites this page\n\
          ```\n\n\
-         With no `DATABASE_URL` (or `--database-url`) the harness uses a throwaway local\n\
-         Postgres. It (re)creates a database named `pgmq_bench`. Results also go to\n\
-         `bench-results/latest.json`.\n\n\
+         Without `--database-url` the harness starts a throwaway cluster of its own (local Postgres\n\
+         binaries) configured as users run Postgres: `fsync`, `synchronous_commit` and\n\
+         `full_page_writes` on, autovacuum on at its stock thresholds, `shared_buffers` 256MB,\n\
+         `max_connections` 300; everything else the server's default. It never takes\n\
+         `DATABASE_URL` (a test server, often tuned for CI). The run prints the settings it ran\n\
+         with and saves them next to the results. It (re)creates a database named `pgmq_bench`.\n\
+         Results also go to `bench-results/latest.json`.\n\n\
          Workloads: W1 send one at a time on one connection; W2 read one + delete it; W2-receipt\n\
          the same, deleting with the read's receipt (fenced; not in the pgmq crate); W2-dlq W2 on\n\
          a queue with a dead-letter queue (max 5 receives, so none moves; not in the pgmq crate);\n\
