@@ -64,7 +64,7 @@ impl Config {
         Self {
             messages,
             vt: Duration::from_secs(1),
-            kill_every: Duration::from_millis(500),
+            kill_every: Duration::from_millis(400),
             restart: var("PGMQ_TORTURE_RESTART").is_none_or(|v| v != "0"),
             url: var("PGMQ_TORTURE_URL"),
             deadline: Duration::from_secs(if full { 1200 } else { 300 }),

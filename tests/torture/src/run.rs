@@ -44,18 +44,6 @@ pub async fn run(config: Config) -> Result<Report, String> {
     let (pause, paused) = watch::channel(false);
     let began = Instant::now();
 
-    let mut workers = JoinSet::new();
-    for i in 0..16u64 {
-        let queue = Arc::clone(&ledgers[(i % 2) as usize]);
-        let seed = config.seed ^ crate::mix(i);
-        workers.spawn(load::work(
-            queue,
-            name.clone(),
-            config.vt,
-            seed,
-            stopped.clone(),
-        ));
-    }
     let sent = Arc::new(Sent::default());
     let mut producers = JoinSet::new();
     for p in 0..8u32 {
@@ -69,6 +57,34 @@ pub async fn run(config: Config) -> Result<Report, String> {
                 let _ = load::batching(queue, name, p, count, 16, sent).await;
             });
         }
+    }
+    // The workers start once 80% of the messages are queued, so they run on a backlog and
+    // their throughput around the crash is theirs, not the producers'.
+    while sent
+        .ids
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len() as u64
+        * 5
+        < config.messages * 4
+        && !producers.is_empty()
+        && began.elapsed() < config.deadline
+    {
+        while producers.try_join_next().is_some() {}
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let working = Instant::now();
+    let mut workers = JoinSet::new();
+    for i in 0..16u64 {
+        let queue = Arc::clone(&ledgers[(i % 2) as usize]);
+        let seed = config.seed ^ crate::mix(i);
+        workers.spawn(load::work(
+            queue,
+            name.clone(),
+            config.vt,
+            seed,
+            stopped.clone(),
+        ));
     }
     let killer = tokio::spawn(faults::kill_backends(
         url.clone(),
@@ -91,6 +107,7 @@ pub async fn run(config: Config) -> Result<Report, String> {
         ..Report::default()
     };
     let mut crash = None;
+    let mut produced = None;
     let mut admin = None;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -100,9 +117,15 @@ pub async fn run(config: Config) -> Result<Report, String> {
         }
         while producers.try_join_next().is_some() {}
         let producing = !producers.is_empty();
+        if !producing && produced.is_none() {
+            produced = Some(began.elapsed());
+            if std::env::var_os("PGMQ_TORTURE_TRACE").is_some() {
+                eprintln!("producers done {:.1} s in", began.elapsed().as_secs_f64());
+            }
+        }
         let acked = lock(&book).acts.len() as u64;
         if let (true, None, Some(c)) = (restart, crash, &cluster) {
-            if acked >= config.messages * 2 / 5 {
+            if acked >= config.messages / 5 {
                 let _ = pause.send(true);
                 let at = Instant::now();
                 let c = Arc::clone(c);
@@ -110,6 +133,9 @@ pub async fn run(config: Config) -> Result<Report, String> {
                     .await
                     .map_err(|e| e.to_string())??;
                 crash = Some((at, Instant::now()));
+                if std::env::var_os("PGMQ_TORTURE_TRACE").is_some() {
+                    eprintln!("crash {:.1} s in", at.duration_since(began).as_secs_f64());
+                }
                 report.down = Some(down);
                 report.restarts += 1;
                 let _ = pause.send(false);
@@ -180,8 +206,8 @@ pub async fn run(config: Config) -> Result<Report, String> {
         if let Some((at, back)) = crash {
             (report.rate_before, report.recovery) = report::recovery(&book.ack_times, at, back);
         } else if std::env::var_os("PGMQ_TORTURE_TRACE").is_some() {
-            // No crash: the same timeline, from 3 s in, to compare with.
-            let at = began + Duration::from_secs(3);
+            // No crash: the same timeline, from 2 s after the workers started, to compare.
+            let at = working + Duration::from_secs(2);
             let _ = report::recovery(&book.ack_times, at, at);
         }
         report.sent = verdict.sent;
