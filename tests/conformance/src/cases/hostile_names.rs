@@ -229,3 +229,40 @@ pub async fn keyword_names_round_trip_in_a_transaction(b: &dyn TransactionalBack
         );
     }
 }
+
+/// The other order: a queue named `<x>_msg_id_seq` created first takes the name Postgres
+/// would give `<x>`'s id sequence, so `<x>`'s sequence gets another name. Both queues work,
+/// and `metrics` (its total comes from the sequence) and `metrics_all` still answer, with
+/// the right totals.
+pub async fn a_queue_created_after_one_named_like_its_sequence_keeps_its_metrics(q: &dyn Queue) {
+    let first = unique_queue_name("seq");
+    let squatter = QueueName::new(format!("{first}_msg_id_seq")).expect("valid");
+    q.create(&squatter, CreateOptions::new())
+        .await
+        .expect("create the squatter");
+    q.create(&first, CreateOptions::new())
+        .await
+        .expect("create the other");
+    for (name, n) in [(&first, 3), (&squatter, 2)] {
+        for i in 0..n {
+            q.send(name, &json!(i), SendOptions::new())
+                .await
+                .expect("send");
+        }
+    }
+    for (name, n) in [(&first, 3), (&squatter, 2)] {
+        let m = q.metrics(name).await.expect("metrics");
+        assert_eq!((m.queue_length, m.total_messages), (n, n), "{name}");
+    }
+    let all = q.metrics_all().await.expect("metrics_all");
+    for (name, n) in [(&first, 3), (&squatter, 2)] {
+        let m = all.iter().find(|m| m.queue_name == name.as_str());
+        assert_eq!(
+            m.map(|m| m.total_messages),
+            Some(n),
+            "{name} in metrics_all"
+        );
+    }
+    cleanup(q, &first).await;
+    cleanup(q, &squatter).await;
+}
