@@ -490,7 +490,7 @@ fn run(call: &Call, mock: &Mock) -> Option<(Result<()>, Expect)> {
             let expect = match (ms, stored) {
                 (Some(None), _) | (_, Some(None)) => Expect::Invalid,
                 (ms, stored) => {
-                    let mut sts = vec![sql::create(&q, *unlogged, ms.flatten())];
+                    let mut sts = vec![sql::create(&q, *unlogged, ms.flatten(), false)];
                     if let Some(Some(values)) = stored {
                         sts.extend(sql::set_attributes(&q, values));
                     }

@@ -138,6 +138,15 @@ pub enum Error {
         operation: &'static str,
     },
 
+    /// A partitioned queue was asked for, or partition maintenance, in a database without
+    /// the pg_partman extension (see [`PartitionInterval`](crate::PartitionInterval)). The
+    /// reason says what to install; pgmq-rs does not create the extension itself.
+    #[error("{reason}")]
+    PartmanUnavailable {
+        /// What is missing and how to install it.
+        reason: String,
+    },
+
     /// A row did not have the shape the statement promised (a driver decoding failure).
     #[error("could not decode a result row: {reason}")]
     Decode {

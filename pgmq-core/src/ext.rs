@@ -11,6 +11,8 @@ use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
+use crate::routing::TopicDelivery;
+use crate::topic::RoutingKey;
 use crate::types::Message;
 
 /// How long a typed [`pop`](QueueExt::pop) holds messages between claiming and deleting them.
@@ -54,6 +56,36 @@ pub trait QueueExt: Queue {
     {
         let json = messages.iter().map(to_json).collect::<Result<Vec<_>>>()?;
         self.send_batch_json(queue, json, options).await
+    }
+
+    /// Serializes `message` and sends it to every queue `key` reaches (see
+    /// [`Queue::send_topic_json`]); returns how many queues that was.
+    async fn send_topic<T>(
+        &self,
+        key: &RoutingKey,
+        message: &T,
+        options: SendOptions,
+    ) -> Result<usize>
+    where
+        T: Serialize + Sync + ?Sized,
+    {
+        self.send_topic_json(key, to_json(message)?, options).await
+    }
+
+    /// Serializes every message, then sends them all to every queue `key` reaches in one
+    /// statement (see [`Queue::send_batch_topic_json`]). One message that fails to serialize
+    /// means nothing is written.
+    async fn send_batch_topic<T>(
+        &self,
+        key: &RoutingKey,
+        messages: &[T],
+        options: SendOptions,
+    ) -> Result<Vec<TopicDelivery>>
+    where
+        T: Serialize + Sync,
+    {
+        let json = messages.iter().map(to_json).collect::<Result<Vec<_>>>()?;
+        self.send_batch_topic_json(key, json, options).await
     }
 
     /// Reads messages (see [`Queue::read_json`]) and deserializes them into `T`.

@@ -9,15 +9,19 @@ mod decode;
 mod error;
 mod ext;
 mod fenced;
+mod fifo_index;
+pub mod grouped;
 mod listen;
 mod name;
 mod ops;
 mod options;
 mod outcomes;
+mod partitions;
 mod poll;
 mod producer;
 mod queue;
 mod receipt;
+mod routing;
 mod run;
 mod sending;
 mod settings;
@@ -44,15 +48,18 @@ pub use attributes::{
 };
 pub use error::{BoxError, DbErrorKind, Error, Result};
 pub use ext::{QueueExt, POP_CLAIM};
+pub use grouped::{GroupOrder, GROUP_HEADER};
 pub use listen::{channel as notify_channel, Readiness, Subscription};
 pub use name::QueueName;
 pub use options::{
     CreateOptions, ReadOptions, SendOptions, VisibleAt, DEFAULT_NOTIFY_THROTTLE, MAX_BATCH,
     MAX_DELAY,
 };
+pub use partitions::{PartitionInfo, PartitionInterval, Partitioning};
 pub use producer::{BatchingProducer, ProducerOptions};
 pub use queue::Queue;
 pub use receipt::{Fence, Receipt};
+pub use routing::{TopicBinding, TopicDelivery};
 pub use topic::{RoutingKey, TopicPattern};
 pub use types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 pub use worker::{AckMode, Messages, Worker, WorkerOptions, WorkerSummary};

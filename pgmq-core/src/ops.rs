@@ -19,10 +19,12 @@ use crate::options::{
 };
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
+use crate::routing::{self, TopicBinding, TopicDelivery};
 use crate::run::{installed, on, run};
+use crate::topic::{RoutingKey, TopicPattern};
 use crate::trace::traced;
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
-use crate::{dead_letters, fenced, poll, sending, settings, sql};
+use crate::{dead_letters, fenced, fifo_index, poll, sending, settings, sql};
 
 /// The statement `build` makes for `ids`, run on `queue` and decoded by `decode`. No ids, no
 /// query.
@@ -175,9 +177,14 @@ impl<E: Executor + ?Sized> Queue for E {
                 .transpose()?;
             let qty = checked_qty(options.qty, "quantity")?;
             let filter = &options.filter;
+            let grouped = options.grouped;
+            if grouped.is_some() {
+                fifo_index::require(self, queue).await?;
+            }
             let read_once = || {
-                dead_letters::claim(self, queue, qty, move |n| {
-                    sql::read(queue, vt, n, filter.clone())
+                dead_letters::claim(self, queue, qty, move |n| match grouped {
+                    None => sql::read(queue, vt, n, filter.clone()),
+                    Some(order) => sql::read_grouped(queue, order, vt, n, filter.clone()),
                 })
             };
             match options.wait {
@@ -343,5 +350,92 @@ impl<E: Executor + ?Sized> Queue for E {
 
     async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         decode::readiness(on(self, queue, || sql::readiness(queue)).await?)
+    }
+
+    async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
+        traced("create_fifo_index", Some(queue), None, async move {
+            on(self, queue, || sql::create_fifo_index(queue))
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn partition_maintenance(
+        &self,
+        queue: Option<&QueueName>,
+    ) -> Result<Vec<crate::PartitionInfo>> {
+        traced("partition_maintenance", queue, None, async move {
+            crate::partitions::maintenance(self, queue).await
+        })
+        .await
+    }
+
+    async fn convert_archive_partitioned(
+        &self,
+        queue: &QueueName,
+        partitioning: crate::Partitioning,
+    ) -> Result<()> {
+        traced(
+            "convert_archive_partitioned",
+            Some(queue),
+            None,
+            async move { crate::partitions::convert_archive(self, queue, partitioning).await },
+        )
+        .await
+    }
+
+    async fn bind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<()> {
+        traced("bind_topic", Some(queue), None, async move {
+            routing::bind(self, pattern, queue).await
+        })
+        .await
+    }
+
+    async fn unbind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<bool> {
+        traced("unbind_topic", Some(queue), None, async move {
+            routing::unbind(self, pattern, queue).await
+        })
+        .await
+    }
+
+    async fn topic_bindings(&self, queue: Option<&QueueName>) -> Result<Vec<TopicBinding>> {
+        traced("topic_bindings", queue, None, async move {
+            routing::bindings(self, sql::topic_bindings(queue)).await
+        })
+        .await
+    }
+
+    async fn test_routing(&self, key: &RoutingKey) -> Result<Vec<TopicBinding>> {
+        traced("test_routing", None, None, async move {
+            routing::bindings(self, sql::test_routing(key)).await
+        })
+        .await
+    }
+
+    async fn send_topic_json(
+        &self,
+        key: &RoutingKey,
+        message: Value,
+        options: SendOptions,
+    ) -> Result<usize> {
+        traced("send_topic_json", None, Some(1), async move {
+            let sent = routing::send(self, key, vec![message], options).await?;
+            Ok(sent.len())
+        })
+        .await
+    }
+
+    async fn send_batch_topic_json(
+        &self,
+        key: &RoutingKey,
+        messages: Vec<Value>,
+        options: SendOptions,
+    ) -> Result<Vec<TopicDelivery>> {
+        let count = Some(messages.len());
+        traced("send_batch_topic_json", None, count, async move {
+            routing::send(self, key, messages, options).await
+        })
+        .await
     }
 }

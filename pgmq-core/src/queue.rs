@@ -11,6 +11,8 @@ use crate::listen::{Readiness, Subscription};
 use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::receipt::{Fence, Receipt};
+use crate::routing::{TopicBinding, TopicDelivery};
+use crate::topic::{RoutingKey, TopicPattern};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// A message queue in Postgres: the operations every backend provides.
@@ -104,6 +106,9 @@ pub trait Queue: Send + Sync {
     /// a message to appear. Two readers never get the same message within its visibility
     /// timeout. Each message's [`receipt`](Message::receipt) names this read, for the
     /// fenced acknowledgements ([`delete_receipts`](Self::delete_receipts), …).
+    /// With [`options.grouped`](ReadOptions::grouped()), the read delivers FIFO message groups
+    /// instead: each group in order, to one reader at a time (see
+    /// [`grouped`](crate::grouped)).
     ///
     /// Without `options.vt`, the queue's default visibility timeout applies, else 30 s. On a
     /// queue with a dead-letter policy, a message already received `max_receive_count` times
@@ -382,5 +387,172 @@ pub trait Queue: Send + Sync {
     async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         let _ = queue;
         Ok(Readiness::unknown())
+    }
+
+    /// Creates the index that grouped reads
+    /// ([`ReadOptions::grouped`](ReadOptions::grouped())) use, on a queue that has none: an
+    /// existing queue, made without it (the default) or by the pgmq extension.
+    /// [`create`](Self::create) makes it with a new queue given
+    /// [`CreateOptions::with_fifo_index`](crate::CreateOptions::with_fifo_index); dropping
+    /// the queue drops it. Named `pgmq.q_<name>_fifo_idx`, as the extension's `pgmq.create_fifo_index`
+    /// names its own (see [`grouped`](crate::grouped)).
+    ///
+    /// # Behavior
+    /// - Idempotent: a queue that has an index of that name keeps it, whoever made it. (The
+    ///   extension's is a GIN index on all headers, which no grouped read can use to find a
+    ///   group: drop it, then call this, to get this one.) Safe to run from many processes at
+    ///   once: it takes the queue's advisory lock, as `create` does.
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - Builds the index in one statement, which holds off sends to the queue until it
+    ///   completes. On a large queue that must keep taking sends, build it instead with
+    ///   `CREATE INDEX CONCURRENTLY "q_<name>_fifo_idx" ON pgmq."q_<name>"
+    ///   ((COALESCE(headers->>'x-pgmq-group', '_default_fifo_group')), msg_id)`.
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "create_fifo_index",
+        })
+    }
+
+    /// Runs pg_partman's maintenance on `queue`'s partitioned queue table and archive, or
+    /// with `None` on every partitioned table of schema `pgmq`: creates the partitions ahead
+    /// of the newest message (4 ahead, as the extension sets up) and drops those past the
+    /// queue's retention (their messages with them, read or not). Answers the partitioned
+    /// queues concerned, with their partition counts after the run.
+    ///
+    /// # Behavior
+    /// - Run it on a schedule (every partition interval, or more often): pgmq-rs starts no
+    ///   background worker, and without it messages beyond the last partition land in the
+    ///   default partition.
+    /// - Waits for another maintenance run (of pg_partman's lock) instead of skipping.
+    /// - Without pg_partman: [`Error::PartmanUnavailable`]. An unknown queue:
+    ///   [`Error::QueueNotFound`]; a queue that is not partitioned: an empty list.
+    /// - The default body answers [`Error::Unsupported`].
+    async fn partition_maintenance(
+        &self,
+        queue: Option<&QueueName>,
+    ) -> Result<Vec<crate::PartitionInfo>> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "partition_maintenance",
+        })
+    }
+
+    /// The extension's `pgmq.convert_archive_partitioned`: replaces `queue`'s plain archive
+    /// with an empty pg_partman-managed partitioned one (by `msg_id` or, for a time
+    /// interval, `archived_at`), so old archived messages can be dropped a partition at a
+    /// time by [`partition_maintenance`](Self::partition_maintenance).
+    ///
+    /// # Behavior
+    /// - The rows archived so far stay in the renamed old table `pgmq.a_<name>_old`, as the
+    ///   extension leaves them: move or drop them yourself (`drop_queue` leaves it too).
+    /// - An archive already partitioned is left as it is (`Ok`).
+    /// - Errors as for [`CreateOptions::partitioned`]; an unknown queue is
+    ///   [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn convert_archive_partitioned(
+        &self,
+        queue: &QueueName,
+        partitioning: crate::Partitioning,
+    ) -> Result<()> {
+        let _ = (queue, partitioning);
+        Err(Error::Unsupported {
+            operation: "convert_archive_partitioned",
+        })
+    }
+
+    /// Binds `queue` to `pattern`: from now on a message sent with a routing key the pattern
+    /// matches (see [`topic`](crate::topic#matching)) goes to the queue too. The binding is a
+    /// row of the pgmq extension's `pgmq.topic_bindings`, shared with its `pgmq.bind_topic`.
+    ///
+    /// # Behavior
+    /// - Binding the same pattern to the same queue again changes nothing.
+    /// - A queue not in `pgmq.meta` is [`Error::QueueNotFound`] and nothing is written.
+    /// - Dropping the queue drops its bindings.
+    /// - The default body answers [`Error::Unsupported`].
+    async fn bind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<()> {
+        let _ = (pattern, queue);
+        Err(Error::Unsupported {
+            operation: "bind_topic",
+        })
+    }
+
+    /// Removes the binding of `queue` to `pattern`; returns whether there was one (`false`,
+    /// not an error, for an unknown queue, as the extension's `pgmq.unbind_topic` answers).
+    /// The default body answers [`Error::Unsupported`].
+    async fn unbind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<bool> {
+        let _ = (pattern, queue);
+        Err(Error::Unsupported {
+            operation: "unbind_topic",
+        })
+    }
+
+    /// Every topic binding, or only `queue`'s, newest first (then by pattern and queue), as
+    /// the extension's `pgmq.list_topic_bindings` lists them. Empty when nothing is
+    /// installed. The default body answers [`Error::Unsupported`].
+    async fn topic_bindings(&self, queue: Option<&QueueName>) -> Result<Vec<TopicBinding>> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "topic_bindings",
+        })
+    }
+
+    /// A dry run of [`send_topic_json`](Self::send_topic_json): the bindings whose pattern
+    /// matches `key`, by pattern then queue, as the extension's `pgmq.test_routing` finds
+    /// them. A send with `key` reaches each of their queues once. Writes nothing. The
+    /// default body answers [`Error::Unsupported`].
+    async fn test_routing(&self, key: &RoutingKey) -> Result<Vec<TopicBinding>> {
+        let _ = key;
+        Err(Error::Unsupported {
+            operation: "test_routing",
+        })
+    }
+
+    /// Sends `message` to every queue bound with a pattern that matches `key`, once per
+    /// queue however many of its patterns match; returns how many queues it reached. As the
+    /// extension's `pgmq.send_topic`, a key that reaches no queue is `Ok(0)`, not an error.
+    ///
+    /// # Behavior
+    /// - One statement, all or nothing: every queue gets the message or none does.
+    /// - Each queue applies its own attributes as [`send_json`](Self::send_json) does: without
+    ///   a delay in `options`, the queue's default delay; a message over one reached queue's
+    ///   maximum size is [`Error::MessageTooLarge`] and nothing is written anywhere. Each
+    ///   queue's insert notification fires as for a plain send.
+    /// - A message Postgres cannot store (U+0000, nesting over 127 levels) is
+    ///   [`Error::InvalidMessage`], bad headers or a delay over [`MAX_DELAY`](crate::MAX_DELAY)
+    ///   [`Error::InvalidArgument`], before any SQL.
+    /// - A reached queue dropped while the send runs is left out (and not counted).
+    /// - The default body answers [`Error::Unsupported`].
+    async fn send_topic_json(
+        &self,
+        key: &RoutingKey,
+        message: Value,
+        options: SendOptions,
+    ) -> Result<usize> {
+        let _ = (key, message, options);
+        Err(Error::Unsupported {
+            operation: "send_topic_json",
+        })
+    }
+
+    /// [`send_topic_json`](Self::send_topic_json) for up to [`MAX_BATCH`](crate::MAX_BATCH)
+    /// messages, in one statement, all or nothing. Returns one [`TopicDelivery`] per queue
+    /// reached, in queue-name order, each with the ids of the messages written there in input
+    /// order (the extension's `pgmq.send_batch_topic` answers the same pairs, ungrouped). An
+    /// empty batch answers an empty list without touching the database; more than
+    /// `MAX_BATCH` messages is [`Error::InvalidArgument`]. The default body answers
+    /// [`Error::Unsupported`].
+    async fn send_batch_topic_json(
+        &self,
+        key: &RoutingKey,
+        messages: Vec<Value>,
+        options: SendOptions,
+    ) -> Result<Vec<TopicDelivery>> {
+        let _ = (key, messages, options);
+        Err(Error::Unsupported {
+            operation: "send_batch_topic_json",
+        })
     }
 }

@@ -53,14 +53,30 @@ pub(crate) async fn create<E: Executor + ?Sized>(
 ) -> Result<()> {
     crate::dead_letters::no_policy::forget(queue);
     let throttle = options.notify_insert.map(throttle_millis).transpose()?;
-    let create = sql::create(queue, options.unlogged, throttle);
+    let create = match &options.partitioned {
+        None => sql::create(queue, options.unlogged, throttle, options.fifo_index),
+        Some(_) if options.unlogged => {
+            return Err(Error::invalid(
+                "unlogged",
+                "a partitioned queue cannot be unlogged",
+            ))
+        }
+        Some(p) => sql::create_partitioned(queue, &p.spec()?, throttle),
+    };
     let Some(attributes) = options.attributes else {
-        return executor.query(create).await.map(drop);
+        return executor
+            .query(create)
+            .await
+            .map(drop)
+            .map_err(crate::partitions::typed);
     };
     let values = stored(queue, &attributes)?;
     let [lock, set] = sql::set_attributes(queue, values);
     let columns = set.columns;
-    let results = executor.query_atomic(vec![create, lock, set]).await?;
+    let results = executor
+        .query_atomic(vec![create, lock, set])
+        .await
+        .map_err(crate::partitions::typed)?;
     let Some(rows) = results.into_iter().nth(2) else {
         return Err(Error::Decode {
             reason: "create: 3 statements gave fewer results".into(),

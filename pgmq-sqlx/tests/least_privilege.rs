@@ -6,7 +6,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pgmq_core::{CreateOptions, DbErrorKind, Error, Queue, QueueAttributes, QueueName};
+use pgmq_core::{
+    CreateOptions, DbErrorKind, Error, Queue, QueueAttributes, QueueName, TopicPattern,
+};
 use pgmq_sqlx::SqlxQueue;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
@@ -233,6 +235,9 @@ async fn refusals(app: &SqlxQueue, pool: &PgPool, q: &QueueName) {
         app.enable_notify_insert(q, Duration::ZERO).await,
     );
     denied("disable_notify_insert", app.disable_notify_insert(q).await);
+    let pattern = TopicPattern::new("jobs.#").expect("a valid pattern");
+    denied("bind_topic", app.bind_topic(&pattern, q).await);
+    denied("unbind_topic", app.unbind_topic(&pattern, q).await);
     for statement in [
         "CREATE TABLE pgmq.evil (id int)",
         "CREATE TABLE pgmq_rs.evil (id int)",

@@ -89,6 +89,7 @@ impl<E: BlockingExecutor> Executor for Bridge<E> {
     }
 }
 
+mod topics;
 mod wait;
 
 struct ThreadWaker(Thread);
@@ -303,6 +304,28 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     /// See [`Queue::readiness`].
     pub fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         block_on(self.bridge.readiness(queue))
+    }
+
+    /// See [`Queue::create_fifo_index`].
+    pub fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
+        block_on(self.bridge.create_fifo_index(queue))
+    }
+
+    /// See [`Queue::partition_maintenance`].
+    pub fn partition_maintenance(
+        &self,
+        queue: Option<&QueueName>,
+    ) -> Result<Vec<crate::PartitionInfo>> {
+        block_on(self.bridge.partition_maintenance(queue))
+    }
+
+    /// See [`Queue::convert_archive_partitioned`].
+    pub fn convert_archive_partitioned(
+        &self,
+        queue: &QueueName,
+        partitioning: crate::Partitioning,
+    ) -> Result<()> {
+        block_on(self.bridge.convert_archive_partitioned(queue, partitioning))
     }
 
     /// See [`QueueExt::delete_receipt`].

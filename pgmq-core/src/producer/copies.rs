@@ -86,6 +86,9 @@ pub(super) fn copies(error: Error) -> Box<dyn Fn() -> Error + Send> {
             Box::new(move || Error::Driver { source: s.boxed() })
         }
         Error::Unsupported { operation } => Box::new(move || Error::Unsupported { operation }),
+        Error::PartmanUnavailable { reason } => Box::new(move || Error::PartmanUnavailable {
+            reason: reason.clone(),
+        }),
         Error::Decode { reason, source } => {
             let s = source.map(Shared::new);
             Box::new(move || Error::Decode {

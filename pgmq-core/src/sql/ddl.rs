@@ -10,7 +10,7 @@ const INSTALL_LOCK: &str = "pgmq.install";
 /// Whether existence was checked: the one column of [`DropQueue::exists`].
 const EXISTED: &[Column] = &[Column::new("existed", SqlType::Bool)];
 
-fn install_body() -> String {
+pub(super) fn install_body() -> String {
     format!(
         "PERFORM pg_advisory_xact_lock(hashtext('{INSTALL_LOCK}'));
   CREATE SCHEMA IF NOT EXISTS pgmq;
@@ -22,10 +22,14 @@ fn install_body() -> String {
   );
   {attributes}
   {notify}
-  {metrics}",
+  {metrics}
+  {topics}
+  {send_topic}",
         attributes = super::attributes::ddl(),
         notify = super::notify::install_body(),
         metrics = super::metrics_function::install_metrics_body(),
+        topics = super::topics::ddl(),
+        send_topic = super::topic_function::install_body(),
     )
 }
 
@@ -38,7 +42,8 @@ pub fn install() -> Statement {
     )
 }
 
-/// Whether this library's own objects exist: the attributes table and the metrics function.
+/// Whether this library's own objects exist: the attributes table, the metrics function, the
+/// notification trigger's function and throttle table, the topic bindings and `send_topic`.
 const INSTALLED: &[Column] = &[Column::new("installed", SqlType::Bool)];
 
 /// See [`INSTALLED`].
@@ -47,10 +52,14 @@ pub fn installed() -> Statement {
         "SELECT to_regclass('{table}') IS NOT NULL
    AND to_regprocedure('pgmq_rs.metrics(text)') IS NOT NULL
    AND to_regprocedure('{notify}') IS NOT NULL
-   AND to_regclass('{throttle}') IS NOT NULL AS installed",
+   AND to_regclass('{throttle}') IS NOT NULL
+   AND to_regclass('{bindings}') IS NOT NULL
+   AND to_regprocedure('{send_topic}') IS NOT NULL AS installed",
         table = super::attributes::ATTRIBUTES_TABLE,
         notify = super::notify::FUNCTION,
         throttle = super::notify::THROTTLE_TABLE,
+        bindings = super::topics::BINDINGS_TABLE,
+        send_topic = super::topic_function::FUNCTION,
     );
     Binds::default().finish(sql, INSTALLED)
 }
@@ -100,8 +109,16 @@ fn definitions(table: Table) -> String {
 /// Creates a queue, its archive, their indexes and its `pgmq.meta` row if missing (and the
 /// schema, as [`install`] does). The advisory lock is the extension's per-queue lock, so this
 /// also serializes with the extension's own `create`. With `notify_throttle_ms`, a queue
-/// without an insert-notification trigger (ours or the extension's) gets ours.
-pub fn create(q: &QueueName, unlogged: bool, notify_throttle_ms: Option<i32>) -> Statement {
+/// without an insert-notification trigger (ours or the extension's) gets ours. With
+/// `fifo_index`, a new queue (one not yet in `pgmq.meta`) gets the FIFO index too; an
+/// existing one is left as it is (building an index on a full table would block its sends):
+/// see `create_fifo_index`.
+pub fn create(
+    q: &QueueName,
+    unlogged: bool,
+    notify_throttle_ms: Option<i32>,
+    fifo_index: bool,
+) -> Statement {
     let (qt, at) = (queue_table(q), archive_table(q));
     let kind = if unlogged { "UNLOGGED TABLE" } else { "TABLE" };
     let sql = format!(
@@ -116,7 +133,7 @@ BEGIN
   CREATE TABLE IF NOT EXISTS {at} (
 {archive_columns}
   );
-  CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);
+  CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);{fifo_index}
   INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
   VALUES ('{q}', false, {unlogged})
   ON CONFLICT (queue_name) DO NOTHING;{notify}
@@ -127,6 +144,14 @@ $pgmq$",
             .unwrap_or_default(),
         install = install_body(),
         lock = queue_lock_key(q),
+        fifo_index = if fifo_index {
+            format!(
+                "\n  IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = '{q}') THEN\n    {}\n  END IF;",
+                super::fifo_index::ddl(q)
+            )
+        } else {
+            String::new()
+        },
         queue_columns = definitions(Table::Queue),
         archive_columns = definitions(Table::Archive),
     );
@@ -167,9 +192,10 @@ BEGIN
   DROP TABLE IF EXISTS {at};
   IF to_regclass('pgmq.meta') IS NOT NULL THEN
     DELETE FROM pgmq.meta WHERE queue_name = '{q}';
-  END IF;
+  END IF;{partman}
 END
 $pgmq$",
+            partman = super::partitions::drop_body(q),
             qt = queue_table(q),
             at = archive_table(q),
         ),
@@ -185,7 +211,7 @@ mod tests {
 
     #[test]
     fn ddl_uses_the_extension_layout() {
-        let st = create(&name("jobs"), true, None);
+        let st = create(&name("jobs"), true, None, false);
         let expected = [
             "CREATE UNLOGGED TABLE IF NOT EXISTS pgmq.\"q_jobs\" (
     msg_id BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
@@ -214,7 +240,7 @@ mod tests {
             assert!(st.sql.contains(part), "missing {part}\nin {}", st.sql);
         }
         assert!(!st.persistent);
-        assert!(create(&name("jobs"), false, Some(10))
+        assert!(create(&name("jobs"), false, Some(10), false)
             .sql
             .contains("CREATE TABLE IF NOT EXISTS pgmq.\"q_jobs\""));
     }

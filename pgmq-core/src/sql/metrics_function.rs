@@ -11,7 +11,7 @@ use crate::adapter::SqlType;
 const FUNCTION: &str = "pgmq_rs.metrics(text)";
 
 /// The Postgres name of a result column's type, as a function declares it.
-fn type_name(ty: SqlType) -> &'static str {
+pub(super) fn type_name(ty: SqlType) -> &'static str {
     match ty {
         SqlType::Bool => "boolean",
         SqlType::Int4 => "integer",
@@ -50,6 +50,7 @@ fn function_body() -> String {
 DECLARE
   q record;
   qtable text;
+  total text;
   t timestamptz;
 BEGIN
   FOR q IN
@@ -63,6 +64,11 @@ BEGIN
     CONTINUE WHEN to_regclass(format('pgmq.%I', qtable)) IS NULL;
     t := clock_timestamp();
     BEGIN
+      -- The identity's own sequence, looked up rather than guessed: a queue named
+      -- '<x>_msg_id_seq' created first takes the name '<x>' would have guessed.
+      total := pg_get_serial_sequence(format('pgmq.%I', qtable), 'msg_id');
+      total := CASE WHEN total IS NULL THEN 'NULL::bigint' ELSE format(
+        '(SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM %s s)', total) END;
       EXECUTE format(
         'SELECT count(*),
                 count(*) FILTER (WHERE vt <= $1),
@@ -71,9 +77,9 @@ BEGIN
                 floor(extract(epoch FROM ($1 - max(enqueued_at))))::int,
                 floor(extract(epoch FROM ($1 - min(enqueued_at))))::int,
                 floor(extract(epoch FROM ($1 - min(enqueued_at) FILTER (WHERE vt <= $1))))::int,
-                (SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM pgmq.%I s)
+                %s
          FROM pgmq.%I',
-        qtable || '_msg_id_seq', qtable)
+        total, qtable)
       INTO queue_length, queue_visible_length, queue_in_flight_length, queue_delayed_length,
            newest_msg_age_sec, oldest_msg_age_sec, oldest_visible_msg_age_sec, total_messages
       USING t;
@@ -186,7 +192,9 @@ mod tests {
             assert!(body.contains(part), "missing {part}\nin {body}");
         }
         assert_eq!(body.matches("EXECUTE format(").count(), 2, "{body}");
-        assert_eq!(body.matches(" FROM pgmq.%I").count(), 3, "{body}");
+        // The queue table and the dead-letter queue's; the sequence is looked up.
+        assert_eq!(body.matches(" FROM pgmq.%I").count(), 2, "{body}");
+        assert!(body.contains("pg_get_serial_sequence(format('pgmq.%I', qtable), 'msg_id')"));
         for quoted in ["$pgmq$", "$src$", "$metrics$", "\""] {
             assert!(!body.contains(quoted), "{quoted} in the body");
         }
@@ -197,7 +205,7 @@ mod tests {
         let inner = install_metrics_body();
         for st in [
             super::super::install(),
-            super::super::create(&name("jobs"), false, None),
+            super::super::create(&name("jobs"), false, None, false),
         ] {
             assert!(!st.persistent);
             let (lock, schema, function) = (

@@ -10,11 +10,16 @@ mod ack;
 mod attributes;
 mod ddl;
 mod dead_letter;
+mod fifo_index;
+mod grouped;
 mod metrics;
 mod metrics_function;
 mod notify;
+mod partitions;
 mod read;
 mod send;
+mod topic_function;
+mod topics;
 
 pub use ack::{
     archive, archive_fenced, delete, delete_fenced, read_archive, set_vt, set_vt_fenced,
@@ -22,10 +27,17 @@ pub use ack::{
 pub use attributes::{attributes, set_attributes, trim_archive, StoredAttributes};
 pub use ddl::{create, drop_queue, install, installed, DropQueue};
 pub use dead_letter::{dead_letter, oldest_source, redrive};
+pub use fifo_index::{create_fifo_index, fifo_index};
+pub use grouped::read_grouped;
 pub use metrics::{list_queues, metrics, metrics_all, purge};
 pub use notify::{disable as disable_notify, enable as enable_notify, readiness};
+pub use partitions::{
+    convert_archive_partitioned, create_partitioned, partition_maintenance, partitions,
+    PartitionSpec, MISSING, PARTMAN_MISSING, PARTMAN_REJECTED, REJECTED,
+};
 pub use read::{dead_letters, peek, pop, read};
 pub use send::{oversized, send, send_batch};
+pub use topics::{bind_topic, send_topic, test_routing, topic_bindings, unbind_topic};
 
 use crate::adapter::{Column, Param, SqlType, Statement};
 use crate::name::QueueName;
@@ -172,6 +184,11 @@ mod tests {
             send_batch(&q, vec![], (None, None), None),
             oversized(&q, vec![]),
             read(&q, Some(0), 1, None),
+            read_grouped(&q, crate::GroupOrder::Oldest, Some(0), 1, None),
+            read_grouped(&q, crate::GroupOrder::RoundRobin, None, 1, None),
+            read_grouped(&q, crate::GroupOrder::Heads, None, 1, None),
+            create_fifo_index(&q),
+            fifo_index(&q),
             pop(&q, 1),
             dead_letters(&q, 10),
             peek(&q, 1),

@@ -9,7 +9,7 @@ use crate::adapter::{Column, Param, Statement};
 use crate::name::QueueName;
 
 /// The visibility timeout of a read that gives none and whose queue has no default.
-const DEFAULT_VT_MS: i64 = 30_000;
+pub(super) const DEFAULT_VT_MS: i64 = 30_000;
 
 /// The claim shared by read and pop: up to `limit` visible messages (those matching
 /// `filter`, when given) that became visible first, locked, skipping rows another reader
@@ -45,7 +45,7 @@ fn claim(b: &mut Binds, qt: &str, limit: i64, filter: Option<Option<Value>>) -> 
 /// answer and moves such messages with [`dead_letters`]. Kept as one plain `UPDATE`/`DELETE`
 /// with a single extra filter: wrapping it in a CTE to also return the skipped rows cost
 /// about 20% of a read's server time (measured with pgbench).
-fn claimed(q: &QueueName, claim: &str, act: &str) -> String {
+pub(super) fn claimed(q: &QueueName, claim: &str, act: &str) -> String {
     format!(
         "WITH claimed AS ({claim})
 {act}

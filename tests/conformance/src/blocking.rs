@@ -8,8 +8,8 @@ use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     ArchivedMessage, CreateOptions, Error, Fence, Message, Queue, QueueAttributes, QueueInfo,
-    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, RedriveOptions, Result, SendOptions,
-    VisibleAt,
+    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, RedriveOptions, Result, RoutingKey,
+    SendOptions, TopicBinding, TopicDelivery, TopicPattern, VisibleAt,
 };
 
 /// A [`Queue`] over a [`BlockingQueue`], so the blocking twin of a backend passes the very
@@ -207,5 +207,71 @@ impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
     async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         let queue = queue.clone();
         self.run(move |q| q.readiness(&queue)).await
+    }
+
+    async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.create_fifo_index(&queue)).await
+    }
+
+    async fn partition_maintenance(
+        &self,
+        queue: Option<&QueueName>,
+    ) -> Result<Vec<pgmq_core::PartitionInfo>> {
+        let queue = queue.cloned();
+        self.run(move |q| q.partition_maintenance(queue.as_ref()))
+            .await
+    }
+
+    async fn convert_archive_partitioned(
+        &self,
+        queue: &QueueName,
+        partitioning: pgmq_core::Partitioning,
+    ) -> Result<()> {
+        let queue = queue.clone();
+        self.run(move |q| q.convert_archive_partitioned(&queue, partitioning))
+            .await
+    }
+
+    async fn bind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<()> {
+        let (pattern, queue) = (pattern.clone(), queue.clone());
+        self.run(move |q| q.bind_topic(&pattern, &queue)).await
+    }
+
+    async fn unbind_topic(&self, pattern: &TopicPattern, queue: &QueueName) -> Result<bool> {
+        let (pattern, queue) = (pattern.clone(), queue.clone());
+        self.run(move |q| q.unbind_topic(&pattern, &queue)).await
+    }
+
+    async fn topic_bindings(&self, queue: Option<&QueueName>) -> Result<Vec<TopicBinding>> {
+        let queue = queue.cloned();
+        self.run(move |q| q.topic_bindings(queue.as_ref())).await
+    }
+
+    async fn test_routing(&self, key: &RoutingKey) -> Result<Vec<TopicBinding>> {
+        let key = key.clone();
+        self.run(move |q| q.test_routing(&key)).await
+    }
+
+    async fn send_topic_json(
+        &self,
+        key: &RoutingKey,
+        message: Value,
+        options: SendOptions,
+    ) -> Result<usize> {
+        let key = key.clone();
+        self.run(move |q| q.send_topic(&key, &message, options))
+            .await
+    }
+
+    async fn send_batch_topic_json(
+        &self,
+        key: &RoutingKey,
+        messages: Vec<Value>,
+        options: SendOptions,
+    ) -> Result<Vec<TopicDelivery>> {
+        let key = key.clone();
+        self.run(move |q| q.send_batch_topic(&key, &messages, options))
+            .await
     }
 }

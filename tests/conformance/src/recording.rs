@@ -130,4 +130,7 @@ impl Queue for Recording {
     async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         self.inner.readiness(queue).await
     }
+    async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
+        self.inner.create_fifo_index(queue).await
+    }
 }

@@ -2,7 +2,7 @@
 //! and 16 workers over two backends (sqlx and tokio-postgres, one pool each), handlers that
 //! randomly fail, panic or outlive their visibility timeout, backends terminated about twice
 //! a second, stale receipts presented throughout, and the server crashed and restarted once
-//! mid-run. Every claim is written down ([`ledger`]) and checked at the end: every message
+//! mid-run. Every claim is written down (the `ledger` module) and checked at the end: every message
 //! acknowledged exactly once, none lost, no message read while an earlier claim on it was
 //! still within its visibility time, every stale receipt refused.
 //!
