@@ -13,7 +13,8 @@
 //! `bench-results`),
 //! `--only W1,W2,W2-receipt,W2-dlq,...` (any case; `W5` runs W5-drain too),
 //! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`, `--quiet` (W1–W6 on queues
-//! without insert notifications). The harness creates (and drops
+//! without insert notifications), `--queues plain|unlogged|partitioned` (W1–W6's table
+//! layout; partitioned needs pg_partman on the server). The harness creates (and drops
 //! first) a database `pgmq_bench`.
 //!
 //! Workloads: W1 single sends; W2 read one + delete (W2-receipt fenced by receipt, W2-dlq
@@ -64,6 +65,14 @@ async fn main() -> Res<()> {
         .connect(&url)
         .await?;
     let settings = server::settings(&admin).await?;
+    if args.layout == setup::Layout::Partitioned {
+        sqlx::query("CREATE SCHEMA IF NOT EXISTS partman")
+            .execute(&admin)
+            .await?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman")
+            .execute(&admin)
+            .await?;
+    }
     let upstream = pgmq::PGMQueueExt::new_with_pool(pool_options(1).connect(&url).await?).await;
     upstream.install_sql_from_embedded().await?;
     let backends: Vec<&str> = backends::NAMES
@@ -78,6 +87,7 @@ async fn main() -> Res<()> {
         url: url.clone(),
         sizes: args.sizes,
         quiet: args.quiet,
+        layout: args.layout,
         results: Vec::new(),
         admin,
         upstream: Arc::new(upstream),
@@ -85,7 +95,10 @@ async fn main() -> Res<()> {
         crate_on: args.system(PGMQ_CRATE),
         pgbench: pgbench::find().filter(|_| args.system(PGBENCH)),
     };
-    println!("pgmq-bench ({} run) on {url}\nserver: {settings}", args.mode);
+    println!(
+        "pgmq-bench ({} run) on {url}\nserver: {settings}",
+        args.mode
+    );
 
     for w in Simple::all(&b.sizes) {
         if args.workload(w.name) {
@@ -121,7 +134,10 @@ async fn main() -> Res<()> {
     std::fs::create_dir_all(&args.out)?;
     let json = serde_json::to_string_pretty(&b.results)?;
     std::fs::write(format!("{}/latest.json", args.out), json)?;
-    std::fs::write(format!("{}/settings.txt", args.out), format!("{settings}\n"))?;
+    std::fs::write(
+        format!("{}/settings.txt", args.out),
+        format!("{settings}\n"),
+    )?;
     if args.write_md {
         let machine = format!("{}; {settings}", targets::machine(&b.admin).await?);
         let page = targets::markdown(args.mode, &machine, &table, &verdicts);

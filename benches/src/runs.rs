@@ -136,6 +136,8 @@ pub(crate) struct Bench {
     pub(crate) sizes: Sizes,
     /// See [`Args::quiet`](crate::setup::Args).
     pub(crate) quiet: bool,
+    /// See [`Layout`](crate::setup::Layout).
+    pub(crate) layout: crate::setup::Layout,
     pub(crate) results: Vec<Measurement>,
     pub(crate) admin: sqlx::PgPool,
     pub(crate) upstream: Arc<pgmq::PGMQueueExt>,
@@ -160,10 +162,18 @@ impl Bench {
     ) -> Res<Arc<dyn System>> {
         let name = QueueName::new(name.replace('-', "_"))?;
         queue.drop_queue(&name).await?;
+        let options = match self.layout {
+            crate::setup::Layout::Plain => CreateOptions::new(),
+            crate::setup::Layout::Unlogged => CreateOptions::unlogged(),
+            crate::setup::Layout::Partitioned => CreateOptions::partitioned(
+                pgmq_core::PartitionInterval::Messages(1_000_000),
+                pgmq_core::PartitionInterval::Messages(10_000_000),
+            ),
+        };
         let options = if self.quiet {
-            CreateOptions::new().without_notify_insert()
+            options.without_notify_insert()
         } else {
-            CreateOptions::new()
+            options
         };
         queue.create(&name, options).await?;
         if dead_letter {

@@ -17,6 +17,18 @@ pub(crate) struct Args {
     /// Create W1–W6's queues without insert notifications (`--quiet`), to compare with a
     /// build from before they existed.
     pub(crate) quiet: bool,
+    /// How W1–W6's queues are made (`--queues plain|unlogged|partitioned`).
+    pub(crate) layout: Layout,
+}
+
+/// The table layout of the queues W1–W6 run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Plain,
+    Unlogged,
+    /// pg_partman-managed, by message id, one partition per million messages (so a run
+    /// never outgrows the partitions made ahead): the cost of the layout itself.
+    Partitioned,
 }
 
 impl Args {
@@ -30,6 +42,7 @@ impl Args {
             systems: None,
             write_md: false,
             quiet: false,
+            layout: Layout::Plain,
         };
         let list = |v: Option<String>, flag: &str| -> Res<Vec<String>> {
             let v = v.ok_or(format!("{flag} needs a value"))?;
@@ -49,6 +62,19 @@ impl Args {
                 "--systems" => a.systems = Some(list(it.next(), "--systems")?),
                 "--write-md" => a.write_md = true,
                 "--quiet" => a.quiet = true,
+                "--queues" => {
+                    a.layout = match it.next().as_deref() {
+                        Some("plain") => Layout::Plain,
+                        Some("unlogged") => Layout::Unlogged,
+                        Some("partitioned") => Layout::Partitioned,
+                        other => {
+                            return Err(format!(
+                                "--queues takes plain, unlogged or partitioned, not {other:?}"
+                            )
+                            .into())
+                        }
+                    }
+                }
                 other => {
                     return Err(format!("unknown argument {other:?}; see the crate docs").into())
                 }
