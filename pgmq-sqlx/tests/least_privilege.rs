@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use pgmq_conformance::Roles;
 use pgmq_core::{
     CreateOptions, DbErrorKind, Error, Queue, QueueAttributes, QueueName, TopicPattern,
 };
@@ -24,10 +25,14 @@ const DOC: &str = include_str!("../../docs/least-privilege.md");
 #[derive(Clone)]
 struct Fixture {
     admin: PgConnectOptions,
-    db: String,
-    owner: String,
-    app: String,
-    password: String,
+    roles: Roles,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Roles;
+    fn deref(&self) -> &Roles {
+        &self.roles
+    }
 }
 
 impl Fixture {
@@ -36,26 +41,13 @@ impl Fixture {
         let tag = pgmq_conformance::unique_queue_name("lp").to_string();
         Self {
             admin: url.parse().expect("DATABASE_URL"),
-            db: format!("pgmq_{tag}"),
-            owner: format!("{tag}_owner"),
-            app: format!("{tag}_app"),
-            password: format!("{tag}_pw"),
+            roles: Roles::new(&tag),
         }
     }
 
     /// Script `n` of the doc (0: roles, 1: grants), with this run's names.
     fn script(&self, n: usize) -> String {
-        let scripts: Vec<&str> = DOC
-            .split("```sql\n")
-            .skip(1)
-            .filter_map(|s| s.split("```").next())
-            .collect();
-        assert_eq!(scripts.len(), 2, "the doc's SQL scripts");
-        scripts[n]
-            .replace("pgmq_owner", &self.owner)
-            .replace("pgmq_app", &self.app)
-            .replace("app_db", &self.db)
-            .replace("change-me", &self.password)
+        self.roles.script(DOC, n)
     }
 
     /// A pool on the fresh database as `role` (`None`: the harness's superuser).
@@ -72,7 +64,7 @@ impl Fixture {
 
     async fn create(&self) {
         let admin = PgPoolOptions::new().connect_lazy_with(self.admin.clone());
-        sql(&admin, &format!("CREATE DATABASE {}", self.db))
+        sql(&admin, &self.create_database())
             .await
             .expect("create database");
         sql(&self.pool(None), &self.script(0))
@@ -82,9 +74,9 @@ impl Fixture {
 
     async fn drop(&self) {
         let admin = PgPoolOptions::new().connect_lazy_with(self.admin.clone());
-        let db = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db);
+        let db = self.drop_database();
         sql(&admin, &db).await.expect("drop the database");
-        let roles = drop_roles([&self.app, &self.owner]);
+        let roles = self.drop_roles();
         sql(&admin, &roles).await.expect("drop the roles");
     }
 
@@ -109,19 +101,6 @@ impl Fixture {
 }
 
 /// Drops `roles` and what they own or were granted here, when they exist.
-fn drop_roles(roles: [&str; 2]) -> String {
-    format!(
-        "DO $$ DECLARE r text; BEGIN
-           FOREACH r IN ARRAY ARRAY['{}', '{}'] LOOP
-             IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
-               EXECUTE format('DROP OWNED BY %I; DROP ROLE %I', r, r);
-             END IF;
-           END LOOP;
-         END $$",
-        roles[0], roles[1]
-    )
-}
-
 /// Runs `text` (any number of statements), classifying a failure as the adapters do.
 async fn sql(pool: &PgPool, text: &str) -> Result<(), Error> {
     match sqlx::raw_sql(AssertSqlSafe(text.to_owned()))

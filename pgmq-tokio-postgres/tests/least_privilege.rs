@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pgmq_conformance::Roles;
 use pgmq_core::{
     BatchingProducer, CreateOptions, DbErrorKind, Error, Fence, ProducerOptions, Queue,
     QueueAttributes, QueueExt, QueueName, ReadOptions, RedriveOptions, SendOptions, VisibleAt,
@@ -22,10 +23,14 @@ const DOC: &str = include_str!("../../docs/least-privilege.md");
 #[derive(Clone)]
 struct Fixture {
     admin: Config,
-    db: String,
-    owner: String,
-    app: String,
-    password: String,
+    roles: Roles,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Roles;
+    fn deref(&self) -> &Roles {
+        &self.roles
+    }
 }
 
 impl Fixture {
@@ -34,26 +39,13 @@ impl Fixture {
         let tag = pgmq_conformance::unique_queue_name("lpt").to_string();
         Self {
             admin: url.parse().expect("DATABASE_URL"),
-            db: format!("pgmq_{tag}"),
-            owner: format!("{tag}_owner"),
-            app: format!("{tag}_app"),
-            password: format!("{tag}_pw"),
+            roles: Roles::new(&tag),
         }
     }
 
     /// Script `n` of the doc (0: roles, 1: grants), with this run's names.
     fn script(&self, n: usize) -> String {
-        let scripts: Vec<&str> = DOC
-            .split("```sql\n")
-            .skip(1)
-            .filter_map(|s| s.split("```").next())
-            .collect();
-        assert_eq!(scripts.len(), 2, "the doc's SQL scripts");
-        scripts[n]
-            .replace("pgmq_owner", &self.owner)
-            .replace("pgmq_app", &self.app)
-            .replace("app_db", &self.db)
-            .replace("change-me", &self.password)
+        self.roles.script(DOC, n)
     }
 
     /// The fresh database as `role` (`None`: the harness's superuser).
@@ -86,7 +78,7 @@ impl Fixture {
         let fx = self.clone();
         let outcome = tokio::spawn(async move {
             let admin = client(&fx.admin).await;
-            let db = format!("CREATE DATABASE {}", fx.db);
+            let db = fx.create_database();
             sql(&admin, &db).await.expect("create database");
             let roles = fx.script(0);
             sql(&client(&fx.config(None)).await, &roles)
@@ -96,9 +88,9 @@ impl Fixture {
         })
         .await;
         let admin = client(&self.admin).await;
-        let db = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db);
+        let db = self.drop_database();
         sql(&admin, &db).await.expect("drop the database");
-        let roles = drop_roles([&self.app, &self.owner]);
+        let roles = self.drop_roles();
         sql(&admin, &roles).await.expect("drop the roles");
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());
@@ -113,19 +105,6 @@ async fn client(config: &Config) -> Client {
 }
 
 /// Drops `roles` and what they own or were granted here, when they exist.
-fn drop_roles(roles: [&str; 2]) -> String {
-    format!(
-        "DO $$ DECLARE r text; BEGIN
-           FOREACH r IN ARRAY ARRAY['{}', '{}'] LOOP
-             IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
-               EXECUTE format('DROP OWNED BY %I; DROP ROLE %I', r, r);
-             END IF;
-           END LOOP;
-         END $$",
-        roles[0], roles[1]
-    )
-}
-
 /// Runs `text` (any number of statements), classifying a failure as the adapter does.
 async fn sql(client: &Client, text: &str) -> Result<(), Error> {
     client

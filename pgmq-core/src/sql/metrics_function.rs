@@ -4,14 +4,14 @@
 //! queries are built there, with `format('%I')`.
 
 use super::metrics::METRICS;
-use crate::adapter::SqlType;
+use crate::adapter::{Column, SqlType};
 
 /// The function [`metrics`] and [`metrics_all`] call, with its argument types, as
 /// `to_regprocedure` and `DROP FUNCTION` name it.
 const FUNCTION: &str = "pgmq_rs.metrics(text)";
 
 /// The Postgres name of a result column's type, as a function declares it.
-pub(super) fn type_name(ty: SqlType) -> &'static str {
+fn type_name(ty: SqlType) -> &'static str {
     match ty {
         SqlType::Bool => "boolean",
         SqlType::Int4 => "integer",
@@ -24,7 +24,12 @@ pub(super) fn type_name(ty: SqlType) -> &'static str {
 
 /// `queue_name text, queue_length bigint, …`: [`METRICS`] as a `RETURNS TABLE` list.
 fn returns_table() -> String {
-    METRICS
+    returns_table_of(METRICS)
+}
+
+/// `columns` as a `RETURNS TABLE` list: `name type, …`.
+pub(super) fn returns_table_of(columns: &[Column]) -> String {
+    columns
         .iter()
         .map(|c| format!("{} {}", c.name, type_name(c.ty)))
         .collect::<Vec<_>>()
@@ -131,15 +136,20 @@ AS $metrics${body}$metrics$",
 /// The lock matters: two sessions running `CREATE OR REPLACE FUNCTION` at once can fail
 /// with `tuple concurrently updated`.
 pub(super) fn install_metrics_body() -> String {
+    install_if_changed(FUNCTION, &function_body(), &metrics_function())
+}
+
+/// The install-block statements that (re)create `function` (named with its argument types)
+/// with `create` when it is missing or its `prosrc` differs from `body`; dropped first, since
+/// its returned columns may have changed. Otherwise they write nothing.
+pub(super) fn install_if_changed(function: &str, body: &str, create: &str) -> String {
     format!(
         "IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
-                 WHERE oid = to_regprocedure('{FUNCTION}')
+                 WHERE oid = to_regprocedure('{function}')
                    AND prosrc = $src${body}$src$) THEN
-    DROP FUNCTION IF EXISTS {FUNCTION};
+    DROP FUNCTION IF EXISTS {function};
     {create};
-  END IF;",
-        body = function_body(),
-        create = metrics_function(),
+  END IF;"
     )
 }
 

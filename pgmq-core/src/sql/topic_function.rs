@@ -2,7 +2,7 @@
 //! Which queues a routing key reaches is only known in the database, and a send to all of
 //! them is one statement, so the per-queue inserts are built there, with `format('%I')`.
 
-use super::metrics_function::type_name;
+use super::metrics_function::{install_if_changed, returns_table_of};
 use super::topics::{BINDINGS_TABLE, ROUTED};
 use crate::adapter::Column;
 
@@ -12,11 +12,7 @@ pub(super) const FUNCTION: &str =
 
 /// `queue_name text, msg_id bigint, …`: [`ROUTED`] as a `RETURNS TABLE` list.
 fn returns_table(columns: &[Column]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("{} {}", c.name, type_name(c.ty)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    returns_table_of(columns)
 }
 
 /// The PL/pgSQL body of `pgmq_rs.send_topic(routing_key, msgs, delay_ms, delay_at, headers)`:
@@ -106,16 +102,7 @@ AS $send_topic${body}$send_topic$",
 /// from this version's, and otherwise writes nothing. Dropped first, since its returned
 /// columns may have changed.
 pub(super) fn install_body() -> String {
-    format!(
-        "IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc
-                 WHERE oid = to_regprocedure('{FUNCTION}')
-                   AND prosrc = $src${body}$src$) THEN
-    DROP FUNCTION IF EXISTS {FUNCTION};
-    {create};
-  END IF;",
-        body = function_body(),
-        create = create_function(),
-    )
+    install_if_changed(FUNCTION, &function_body(), &create_function())
 }
 
 #[cfg(test)]

@@ -32,9 +32,11 @@ pub mod harness;
 pub mod listening;
 mod macros;
 mod recording;
+mod roles;
 
 pub use blocking::SpawnBlocking;
 pub use cluster::LocalCluster;
+pub use roles::Roles;
 
 use std::future::Future;
 use std::pin::Pin;
