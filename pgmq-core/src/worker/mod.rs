@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::name::QueueName;
-use crate::options::ReadOptions;
 use crate::queue::Queue;
 use crate::receipt::Fence;
 use crate::types::Message;
@@ -177,7 +176,7 @@ impl Worker {
     /// [`run`](Self::run).
     pub fn messages(&self) -> Messages {
         let o = &self.options;
-        let read = ReadOptions::new().qty(o.batch_size).vt(o.vt);
+        let read = o.read(o.batch_size);
         Messages::new(
             Arc::clone(&self.queue),
             self.name.clone(),

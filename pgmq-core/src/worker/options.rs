@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::grouped::GroupOrder;
 use crate::options::{MAX_BATCH, MAX_DELAY};
 
 /// How a [`Worker`](super::Worker) acknowledges a message whose handler succeeded.
@@ -43,6 +44,18 @@ pub struct WorkerOptions {
     pub grace: Duration,
     /// How long to wait before reading again when a read found nothing. Default 250 ms.
     pub poll_interval: Duration,
+    /// Handle each message group's messages one after another, in order: read with
+    /// [`GroupOrder::Heads`] (at most one message per group, and none of a group whose
+    /// earlier message is still held), so no two handlers of one group ever run at once, in
+    /// this worker or any other grouped reader, while different groups run side by side. A
+    /// failed message keeps its group waiting until its backoff ends, then comes first. The
+    /// queue needs its FIFO index
+    /// ([`Queue::create_fifo_index`](crate::Queue::create_fifo_index)), else every read
+    /// fails and the worker stops with that error. Default `false`: plain reads.
+    ///
+    /// (The other strategies hand out several messages of one group in one read, which a
+    /// worker would run at once; they suit consumers that handle a batch in order.)
+    pub by_group: bool,
 }
 
 impl Default for WorkerOptions {
@@ -57,6 +70,7 @@ impl Default for WorkerOptions {
             backoff_max: Duration::from_secs(300),
             grace: Duration::from_secs(30),
             poll_interval: Duration::from_millis(250),
+            by_group: false,
         }
     }
 }
@@ -116,10 +130,27 @@ impl WorkerOptions {
         self
     }
 
+    /// Handle each message group in order, one message at a time (see
+    /// [`by_group`](Self::by_group)).
+    pub fn by_group(mut self) -> Self {
+        self.by_group = true;
+        self
+    }
+
     /// Set the [`poll_interval`](Self::poll_interval).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
+    }
+
+    /// The read this worker makes for at most `qty` messages.
+    pub(super) fn read(&self, qty: usize) -> crate::ReadOptions {
+        let read = crate::ReadOptions::new().qty(qty).vt(self.vt);
+        if self.by_group {
+            read.grouped(GroupOrder::Heads)
+        } else {
+            read
+        }
     }
 
     pub(super) fn check(&self) -> Result<()> {

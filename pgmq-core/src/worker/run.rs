@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ext::QueueExt;
 use crate::listen::{Readiness, Subscription};
 use crate::name::QueueName;
-use crate::options::{ReadOptions, VisibleAt, MAX_BATCH};
+use crate::options::{VisibleAt, MAX_BATCH};
 use crate::poll;
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
@@ -136,7 +136,7 @@ where
             }
             () = sleep_until_some(next_read), if stop_by.is_none() && free > 0 => {
                 let qty = free.min(o.batch_size);
-                let read = ReadOptions::new().qty(qty).vt(o.vt);
+                let read = o.read(qty);
                 let now = Instant::now();
                 match ctx.queue.read_json(&ctx.name, read).await {
                     Ok(messages) if messages.is_empty() => {

@@ -189,6 +189,7 @@ macro_rules! __conformance_expand {
             batching_producer_rejects_invalid_options,
             headers_that_cannot_be_stored_are_rejected_and_nothing_written,
             worker_processes_each_message_once_and_coalesces_its_acks,
+            a_grouped_worker_handles_each_group_in_order_one_at_a_time,
             worker_retries_a_failed_message_after_its_backoff,
             worker_survives_a_panicking_handler_and_retries_its_message,
             worker_heartbeats_keep_a_slow_handlers_claim,

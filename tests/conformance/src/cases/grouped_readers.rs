@@ -2,10 +2,12 @@
 //! grouped read that waits, and the dead-letter policy.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pgmq_core::{GroupOrder, Message, Queue, QueueAttributes, ReadOptions, GROUP_HEADER};
+use pgmq_core::{
+    GroupOrder, Message, Queue, QueueAttributes, ReadOptions, Worker, WorkerOptions, GROUP_HEADER,
+};
 use serde_json::json;
 use tokio::time::{sleep, Instant};
 
@@ -158,4 +160,75 @@ pub async fn a_grouped_read_dead_letters_instead_of_handing_out(q: &dyn Queue) {
     assert_eq!(dead[0].message, json!("A1"));
     cleanup(q, &name).await;
     cleanup(q, &dlq).await;
+}
+
+/// A `Worker` reading by group (`WorkerOptions::by_group`) with 8 handler slots, over 3
+/// groups of 5 interleaved messages, handles each group's messages one at a time and in
+/// `msg_id` order (no two handlers of a group ever overlap), while different groups do run
+/// at once.
+pub async fn a_grouped_worker_handles_each_group_in_order_one_at_a_time(q: Arc<dyn Queue>) {
+    let name = fifo_queue(&*q, "grp_worker").await;
+    let mut sent: HashMap<String, Vec<i64>> = HashMap::new();
+    for i in 0..5 {
+        for g in ["a", "b", "c"] {
+            let id = send_to(&*q, &name, g, &format!("{g}{i}")).await;
+            sent.entry(g.to_owned()).or_default().push(id);
+        }
+    }
+    // (group, msg_id, start, end) of every handler run.
+    let runs = Arc::new(Mutex::new(Vec::<(String, i64, Instant, Instant)>::new()));
+    let log = Arc::clone(&runs);
+    let options = WorkerOptions::new()
+        .concurrency(8)
+        .batch_size(8)
+        .poll_interval(Duration::from_millis(20))
+        .by_group();
+    let worker = Worker::new(Arc::clone(&q), name.clone(), options).expect("worker");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        worker
+            .run(
+                move |m: Message| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        let start = Instant::now();
+                        sleep(Duration::from_millis(30)).await;
+                        let run = (group_of(&m), m.msg_id, start, Instant::now());
+                        log.lock().expect("log").push(run);
+                        Ok::<(), String>(())
+                    }
+                },
+                async move {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while length(&*q, &name).await > 0 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let summary = running.await.expect("worker task").expect("worker run");
+    assert_eq!(summary.processed, 15, "{summary:?}");
+    let runs = runs.lock().expect("log").clone();
+    for (group, ids) in &sent {
+        let mine: Vec<_> = runs.iter().filter(|r| &r.0 == group).collect();
+        let order: Vec<i64> = mine.iter().map(|r| r.1).collect();
+        assert_eq!(
+            &order, ids,
+            "group {group} handled in msg_id order, once each"
+        );
+        for pair in mine.windows(2) {
+            assert!(
+                pair[1].2 >= pair[0].3,
+                "group {group}: two handlers overlapped"
+            );
+        }
+    }
+    let overlapping = runs
+        .iter()
+        .any(|a| runs.iter().any(|b| a.0 != b.0 && b.2 < a.3 && a.2 < b.3));
+    assert!(overlapping, "different groups never ran at once: {runs:?}");
+    cleanup(&*q, &name).await;
 }
