@@ -20,8 +20,12 @@ use crate::setup::pool_options;
 use crate::system::{Payload, Res, System, Upstream};
 use crate::workloads::{rate, IDLE_MAX, IDLE_MIN};
 
-/// W8's producers, the messages each read asks for, and each handler's work.
+/// W8's producers, the sends each keeps in flight (as a service's request tasks do), the
+/// messages each read asks for, and each handler's work.
 const W8_PRODUCERS: usize = 4;
+const W8_IN_FLIGHT: usize = 16;
+/// W8's sending tasks: every producer's sends in flight.
+const W8_SENDERS: usize = W8_PRODUCERS * W8_IN_FLIGHT;
 const W8_BATCH: usize = 10;
 const HANDLER: Duration = Duration::from_millis(1);
 /// How often W8 looks whether the queue is empty once every message was handled.
@@ -55,7 +59,8 @@ async fn warm(queue: &Arc<dyn Queue>, name: &QueueName, n: usize) -> Res<()> {
     Ok(())
 }
 
-/// W8 on pgmq-rs: [`W8_PRODUCERS`] producers sending single messages through one shared
+/// W8 on pgmq-rs: [`W8_SENDERS`] tasks ([`W8_PRODUCERS`] producers with [`W8_IN_FLIGHT`] sends
+/// in flight each) sending single messages through one shared
 /// [`BatchingProducer`], one [`Worker`] with `concurrency` handlers (each sleeps 1 ms;
 /// successes archived); messages/s from the first send until the queue is empty.
 pub(crate) async fn w8_worker(
@@ -96,11 +101,11 @@ pub(crate) async fn w8_worker(
     // A worker runs for long: its start (and first empty reads) is not timed.
     sleep(PARK).await;
     let start = Instant::now();
-    let producers: Vec<_> = (0..W8_PRODUCERS)
+    let producers: Vec<_> = (0..W8_SENDERS)
         .map(|p| {
             let producer = producer.clone();
             tokio::spawn(async move {
-                for i in (p..total).step_by(W8_PRODUCERS) {
+                for i in (p..total).step_by(W8_SENDERS) {
                     producer.send(&Payload::new(i as u64)).await?;
                 }
                 Res::Ok(())
@@ -129,12 +134,12 @@ pub(crate) async fn w8_worker(
     Ok(v)
 }
 
-/// W8 as the pgmq crate is used: [`W8_PRODUCERS`] producers sending single messages,
+/// W8 as the pgmq crate is used: [`W8_SENDERS`] tasks sending single messages,
 /// `concurrency` consumers each reading up to [`W8_BATCH`], then per message the 1 ms handler
 /// and an archive; a consumer that finds the queue empty backs off as in W5. Messages/s from
 /// the first send until every message is archived.
 pub(crate) async fn w8_loop(s: Arc<dyn System>, concurrency: usize, total: usize) -> Res<f64> {
-    let warm = (0..W8_PRODUCERS + concurrency).map(|_| {
+    let warm = (0..(W8_SENDERS + concurrency).min(POOL as usize)).map(|_| {
         let s = Arc::clone(&s);
         tokio::spawn(async move { s.read(1).await.map(drop) })
     });
@@ -144,10 +149,10 @@ pub(crate) async fn w8_loop(s: Arc<dyn System>, concurrency: usize, total: usize
     let archived = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for p in 0..W8_PRODUCERS {
+    for p in 0..W8_SENDERS {
         let s = Arc::clone(&s);
         tasks.push(tokio::spawn(async move {
-            for i in (p..total).step_by(W8_PRODUCERS) {
+            for i in (p..total).step_by(W8_SENDERS) {
                 s.send(&Payload::new(i as u64)).await?;
             }
             Res::Ok(())
@@ -245,7 +250,7 @@ impl Bench {
                 let name = fresh(&*queue, &format!("w8_{backend}_{concurrency}")).await?;
                 let v = w8_worker(queue, name, concurrency, total).await?;
                 let system = format!("pgmq-rs/{backend}");
-                let note = "4 producers via BatchingProducer; Worker, archive";
+                let note = "4 producers x 16 sends in flight via BatchingProducer; Worker, archive";
                 self.record(&w, &system, Unit::MsgsPerS, v, note);
             }
             if self.crate_on {
@@ -255,7 +260,7 @@ impl Bench {
                 pgmq.create(&name).await?;
                 let s: Arc<dyn System> = Arc::new(Upstream { pgmq, name });
                 let v = w8_loop(s, concurrency, total).await?;
-                let note = "4 producers; read 10, handle + archive each";
+                let note = "4 producers x 16 sends in flight; read 10, handle + archive each";
                 self.record(&w, PGMQ_CRATE, Unit::MsgsPerS, v, note);
                 pool.close().await;
             }

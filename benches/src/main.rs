@@ -24,7 +24,8 @@
 //! with consumers that read with a wait (1 s, polling every 250 ms) instead (ours only); W7 the
 //! wake latency of one waiting consumer (median, p99; the pgmq crate with `read_with_poll`) and
 //! the database's transactions per minute while 16 consumers wait on an empty queue (ours
-//! only); W8 the `Worker` (4/16/64 handlers of 1 ms, archiving) fed by 4 producers through
+//! only); W8 the `Worker` (4/16/64 handlers of 1 ms, archiving) fed by 4 producers (16 sends in
+//! flight each) through
 //! one `BatchingProducer`, against the pgmq crate's read/handle/archive loop; W9 64 tasks
 //! sending single messages through one `BatchingProducer` against each calling `send`.
 //!
