@@ -83,10 +83,24 @@ fn unstorable(value: &Value, depth: usize) -> Option<String> {
 /// before any SQL, so a bad header fails as bad input and never aborts the caller's
 /// transaction.
 pub(crate) fn headers(headers: Option<&Value>) -> Result<()> {
-    match headers.and_then(|h| unstorable(h, 0)) {
-        Some(reason) => Err(Error::invalid("headers", reason)),
-        None => Ok(()),
+    if let Some(reason) = headers.and_then(|h| unstorable(h, 0)) {
+        return Err(Error::invalid("headers", reason));
     }
+    let group = headers.and_then(|h| h.get(crate::grouped::GROUP_HEADER));
+    let kind = match group {
+        None | Some(Value::String(_) | Value::Null) => return Ok(()),
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::Array(_)) => "an array",
+        Some(Value::Object(_)) => "an object",
+    };
+    Err(Error::invalid(
+        "headers",
+        format!(
+            "the {} header names the message's group and must be a string, not {kind}",
+            crate::grouped::GROUP_HEADER
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -136,6 +150,34 @@ mod tests {
             Err(Error::InvalidMessage { index: 3, .. })
         ));
         dismantle(deep);
+    }
+
+    #[test]
+    fn a_group_key_must_be_a_string() {
+        let group = crate::grouped::GROUP_HEADER;
+        for ok in [
+            json!({ group: "a" }),
+            json!({ group: null }),
+            json!({"other": 5}),
+        ] {
+            assert!(headers(Some(&ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!({ group: 5 }),
+            json!({ group: true }),
+            json!({ group: ["a"] }),
+        ] {
+            assert!(
+                matches!(
+                    headers(Some(&bad)),
+                    Err(Error::InvalidArgument {
+                        argument: "headers",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

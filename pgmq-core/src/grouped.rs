@@ -15,7 +15,10 @@
 //! These are the extension's (1.13), in its terms:
 //! - **The group key** is the header's value as text (`headers->>'x-pgmq-group'`): a string
 //!   as it is, any other JSON value as its JSON text, so the number `5` and the string `"5"`
-//!   are one group, and so are `true` and `"true"`. Sends do not check it.
+//!   are one group, and so are `true` and `"true"`. This library's sends refuse a key that
+//!   is neither a string nor `null` ([`Error::InvalidArgument`](crate::Error::InvalidArgument)
+//!   `("headers")`, nothing written); messages other clients sent with one are grouped by
+//!   its text, as the extension does.
 //! - **Messages without a group** (no such header, a JSON `null` value, headers that are not
 //!   an object, no headers) all share one group, which the extension names
 //!   `_default_fifo_group`: among themselves they are delivered one at a time, in order. (A
