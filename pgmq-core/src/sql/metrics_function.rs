@@ -88,8 +88,9 @@ BEGIN
       INTO queue_length, queue_visible_length, queue_in_flight_length, queue_delayed_length,
            newest_msg_age_sec, oldest_msg_age_sec, oldest_visible_msg_age_sec, total_messages
       USING t;
-    EXCEPTION WHEN undefined_table THEN
-      CONTINUE; -- dropped since the listing
+    EXCEPTION WHEN undefined_table OR undefined_column THEN
+      -- Dropped since the listing (looking its sequence up then finds no msg_id column).
+      CONTINUE;
     END;
     queue_name := q.name;
     scrape_time := t;
@@ -196,7 +197,7 @@ mod tests {
             "USING t;",
             "LEFT JOIN pgmq_rs.queue_attributes a ON a.queue_name = m.queue_name",
             "to_regclass(format('pgmq.%I', qtable))",
-            "EXCEPTION WHEN undefined_table THEN",
+            "EXCEPTION WHEN undefined_table OR undefined_column THEN",
             "ORDER BY m.queue_name",
         ] {
             assert!(body.contains(part), "missing {part}\nin {body}");
