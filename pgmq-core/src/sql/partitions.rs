@@ -190,8 +190,8 @@ pub fn partitions(q: Option<&QueueName>) -> Statement {
        (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = t.q) AS queue_partitions,
        (SELECT count(*) FROM pg_catalog.pg_inherits i WHERE i.inhparent = t.a) AS archive_partitions
 FROM pgmq.meta m
-CROSS JOIN LATERAL (SELECT to_regclass(format('pgmq.%I', 'q_' || m.queue_name)) AS q,
-                           to_regclass(format('pgmq.%I', 'a_' || m.queue_name)) AS a) t
+CROSS JOIN LATERAL (SELECT to_regclass(format('pgmq.%I', lower('q_' || m.queue_name))) AS q,
+                           to_regclass(format('pgmq.%I', lower('a_' || m.queue_name))) AS a) t
 WHERE ({name} = '' OR m.queue_name = {name})
   AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid IN (t.q, t.a) AND c.relkind = 'p')
 ORDER BY 1"
@@ -222,7 +222,9 @@ BEGIN
     {require}
     ALTER TABLE {at} RENAME TO \"a_{q}_old\";
     CREATE TABLE {at} (LIKE pgmq.\"a_{q}_old\" {like}) PARTITION BY RANGE ({ac});
-    ALTER INDEX IF EXISTS pgmq.\"archived_at_idx_{q}\" RENAME TO \"archived_at_idx_{q}_old\";
+    -- Not `archived_at_idx_<q>_old` (the extension's): for a 47-character name that is
+    -- 67 bytes, which Postgres cuts back to the very name it renames from.
+    ALTER INDEX IF EXISTS pgmq.\"archived_at_idx_{q}\" RENAME TO \"archived_at_old_{q}\";
     CREATE INDEX \"archived_at_idx_{q}\" ON {at} (archived_at);
     BEGIN
       {managed}

@@ -47,8 +47,12 @@ BEGIN
   reached := ARRAY(SELECT DISTINCT b.queue_name::text FROM {BINDINGS_TABLE} b
                    WHERE routing_key ~ b.compiled_regex
                    ORDER BY 1);
+  -- Both the name as listed (the extension's drop locks that) and lower-cased (ours does).
   FOREACH target IN ARRAY reached LOOP
     PERFORM pg_advisory_xact_lock_shared(hashtext('pgmq.queue_' || target));
+    IF lower(target) <> target THEN
+      PERFORM pg_advisory_xact_lock_shared(hashtext('pgmq.queue_' || lower(target)));
+    END IF;
   END LOOP;
   reached := ARRAY(SELECT r.name FROM unnest(reached) AS r(name)
                    WHERE to_regclass(format('pgmq.%I', lower('q_' || r.name))) IS NOT NULL

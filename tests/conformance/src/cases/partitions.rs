@@ -250,7 +250,14 @@ pub async fn bad_partition_settings_are_rejected_and_create_nothing(q: &dyn Queu
 /// `convert_archive_partitioned` gives a plain queue a partitioned archive that archiving
 /// then uses; converting again changes nothing.
 pub async fn convert_archive_partitioned_partitions_a_plain_archive(q: &dyn Queue) {
-    let name = crate::unique_queue_name("part_conv");
+    // The longest name a queue may have: the renamed index must still fit in 63 bytes.
+    let base = crate::unique_queue_name("part_conv").to_string();
+    let padded = format!(
+        "{base}{}",
+        "x".repeat(QueueName::MAX_LEN.saturating_sub(base.len()))
+    );
+    let name = QueueName::new(&padded).expect("a 47-character name");
+    assert_eq!(name.as_str().len(), QueueName::MAX_LEN);
     q.create(&name, CreateOptions::new()).await.expect("create");
     let by_id = Partitioning {
         interval: PartitionInterval::Messages(10),
