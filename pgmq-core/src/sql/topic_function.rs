@@ -4,16 +4,10 @@
 
 use super::metrics_function::{install_if_changed, returns_table_of};
 use super::topics::{BINDINGS_TABLE, ROUTED};
-use crate::adapter::Column;
 
 /// The function, with its argument types, as `to_regprocedure` and `DROP FUNCTION` name it.
 pub(super) const FUNCTION: &str =
     "pgmq_rs.send_topic(text,jsonb[],bigint,timestamp with time zone,jsonb)";
-
-/// `queue_name text, msg_id bigint, …`: [`ROUTED`] as a `RETURNS TABLE` list.
-fn returns_table(columns: &[Column]) -> String {
-    returns_table_of(columns)
-}
 
 /// The PL/pgSQL body of `pgmq_rs.send_topic(routing_key, msgs, delay_ms, delay_at, headers)`:
 /// what `pg_proc.prosrc` holds.
@@ -83,7 +77,7 @@ BEGIN
   END LOOP;
 END
 ",
-        returns = returns_table(ROUTED),
+        returns = returns_table_of(ROUTED),
     )
 }
 
@@ -96,7 +90,7 @@ fn create_function() -> String {
 RETURNS TABLE ({returns})
 LANGUAGE plpgsql
 AS $send_topic${body}$send_topic$",
-        returns = returns_table(ROUTED),
+        returns = returns_table_of(ROUTED),
         body = function_body(),
     )
 }
