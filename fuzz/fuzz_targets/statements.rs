@@ -381,7 +381,7 @@ fn build(op: &Op, names: &[QueueName], data: Data) -> (Vec<Statement>, Vec<Param
             unlogged,
             throttle_ms,
             ..
-        } => one(sql::create(q, *unlogged, *throttle_ms, false), vec![]),
+        } => one(sql::create(q, *unlogged, *throttle_ms, false, None), vec![]),
         Op::DropQueue { .. } => {
             let sql::DropQueue { lock, exists, drop } = sql::drop_queue(q);
             (vec![lock, exists, drop], vec![])

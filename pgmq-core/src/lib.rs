@@ -36,8 +36,10 @@ pub mod sql;
 #[cfg(not(feature = "unstable-sql"))]
 #[allow(unreachable_pub)]
 mod sql;
+mod storage;
 pub mod topic;
 mod trace;
+mod tuning;
 mod types;
 mod worker;
 
@@ -60,7 +62,9 @@ pub use producer::{BatchingProducer, ProducerOptions};
 pub use queue::Queue;
 pub use receipt::{Fence, Receipt};
 pub use routing::{TopicBinding, TopicDelivery};
+pub use storage::{StorageParams, StorageValue, CHURN_ARCHIVE, CHURN_QUEUE_TABLE};
 pub use topic::{RoutingKey, TopicPattern};
+pub use tuning::{QueueStorage, VacuumOutcome};
 pub use types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 pub use worker::{AckMode, Messages, Worker, WorkerOptions, WorkerSummary};
 

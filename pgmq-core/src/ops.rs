@@ -21,10 +21,12 @@ use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
 use crate::routing::{self, TopicBinding, TopicDelivery};
 use crate::run::{installed, on, run};
+use crate::storage::StorageParams;
 use crate::topic::{RoutingKey, TopicPattern};
 use crate::trace::traced;
+use crate::tuning::{QueueStorage, VacuumOutcome};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
-use crate::{dead_letters, fenced, fifo_index, poll, sending, settings, sql};
+use crate::{dead_letters, fenced, fifo_index, poll, sending, settings, sql, tuning};
 
 /// The statement `build` makes for `ids`, run on `queue` and decoded by `decode`. No ids, no
 /// query.
@@ -357,6 +359,27 @@ impl<E: Executor + ?Sized> Queue for E {
             on(self, queue, || sql::create_fifo_index(queue))
                 .await
                 .map(drop)
+        })
+        .await
+    }
+
+    async fn set_storage(&self, queue: &QueueName, params: &StorageParams) -> Result<()> {
+        traced("set_storage", Some(queue), None, async move {
+            tuning::set_storage(self, queue, params).await
+        })
+        .await
+    }
+
+    async fn storage(&self, queue: &QueueName) -> Result<QueueStorage> {
+        traced("storage", Some(queue), None, async move {
+            tuning::storage(self, queue).await
+        })
+        .await
+    }
+
+    async fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        traced("vacuum", Some(queue), None, async move {
+            tuning::vacuum(self, queue).await
         })
         .await
     }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::attributes::QueueAttributes;
 use crate::error::{Error, Result};
 use crate::grouped::GroupOrder;
+use crate::storage::StorageParams;
 
 /// The most messages one call may send, read, pop or act on.
 pub const MAX_BATCH: usize = 1000;
@@ -122,6 +123,22 @@ pub struct CreateOptions {
     /// 1.6x of a read's update), so only queues read by group should have it. The pgmq
     /// extension does not create it with the queue either.
     pub fifo_index: bool,
+    /// Storage parameters for a new queue's tables (see [`StorageParams`]). Default
+    /// [`StorageParams::churn`]: autovacuum tuned for a table that turns over all the time.
+    /// `None` ([`without_storage_tuning`](Self::without_storage_tuning)): the server's
+    /// defaults.
+    ///
+    /// Applied only when the queue is new (not yet in `pgmq.meta`), like the FIFO index:
+    /// creating a queue that exists leaves its tables' parameters as they are, whatever
+    /// this says; change those with [`Queue::set_storage`](crate::Queue::set_storage). A
+    /// partitioned queue's parent tables cannot hold storage parameters (Postgres refuses
+    /// them there), so each partition pg_partman made (its premade ones and its default
+    /// partition) gets them, and so does pg_partman's template table of each parent, which
+    /// pg_partman copies them from into the partitions that
+    /// [`Queue::partition_maintenance`](crate::Queue::partition_maintenance) adds later.
+    /// Invalid parameters fail the `create` with [`Error::InvalidArgument`] before any SQL;
+    /// a value Postgres refuses fails it with its error, and nothing is created.
+    pub storage: Option<StorageParams>,
 }
 
 impl Default for CreateOptions {
@@ -132,12 +149,13 @@ impl Default for CreateOptions {
             notify_insert: Some(DEFAULT_NOTIFY_THROTTLE),
             partitioned: None,
             fifo_index: false,
+            storage: Some(StorageParams::churn()),
         }
     }
 }
 
 impl CreateOptions {
-    /// A logged queue with insert notifications (the default).
+    /// A logged queue with insert notifications and storage tuned for churn (the default).
     pub fn new() -> Self {
         Self::default()
     }
@@ -152,6 +170,19 @@ impl CreateOptions {
     /// With the FIFO index that grouped reads need (see [`fifo_index`](Self::fifo_index)).
     pub fn with_fifo_index(mut self) -> Self {
         self.fifo_index = true;
+        self
+    }
+
+    /// Give a new queue's tables these storage parameters (see [`storage`](Self::storage)).
+    pub fn storage(mut self, params: StorageParams) -> Self {
+        self.storage = Some(params);
+        self
+    }
+
+    /// Leave a new queue's tables with the server's storage defaults (see
+    /// [`storage`](Self::storage)).
+    pub fn without_storage_tuning(mut self) -> Self {
+        self.storage = None;
         self
     }
 

@@ -12,7 +12,9 @@ use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::receipt::{Fence, Receipt};
 use crate::routing::{TopicBinding, TopicDelivery};
+use crate::storage::StorageParams;
 use crate::topic::{RoutingKey, TopicPattern};
+use crate::tuning::{QueueStorage, VacuumOutcome};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// A message queue in Postgres: the operations every backend provides.
@@ -413,6 +415,85 @@ pub trait Queue: Send + Sync {
         let _ = queue;
         Err(Error::Unsupported {
             operation: "create_fifo_index",
+        })
+    }
+
+    /// Applies storage parameters to an existing queue's table and archive (see
+    /// [`StorageParams`]): e.g. [`StorageParams::churn`] to a queue made before pgmq-rs set
+    /// them, made with [`CreateOptions::without_storage_tuning`](crate::CreateOptions::without_storage_tuning),
+    /// or made by the pgmq extension (same tables, `pgmq.q_<name>` and `pgmq.a_<name>`).
+    /// Parameters not named in `params` are left as they are.
+    ///
+    /// # Behavior
+    /// - Idempotent: applying the same parameters again changes nothing. Safe to run from
+    ///   many processes at once: it takes the queue's advisory lock, as `create` does.
+    /// - Never blocks sends, reads or acknowledgements: `ALTER TABLE … SET` of these
+    ///   parameters takes a `SHARE UPDATE EXCLUSIVE` lock, which conflicts only with schema
+    ///   changes, index builds and vacuums (it waits for a running `VACUUM`, and makes an
+    ///   autovacuum in its way give up). The exception is `user_catalog_table`, which takes
+    ///   `ACCESS EXCLUSIVE` for a moment. Messages stay as they are.
+    /// - A parameter outside [`StorageParams`]' list, or a value of the wrong kind, is
+    ///   [`Error::InvalidArgument`] (`"storage parameter"`) before any SQL. A value Postgres
+    ///   finds out of range (`fillfactor` 5) is its [`Error::Database`] with SQLSTATE
+    ///   `22023` (kind [`DataException`](crate::DbErrorKind::DataException)), and nothing is
+    ///   changed (one transaction).
+    /// - A partitioned queue: each partition of its table and archive that exists now gets
+    ///   them (its parent tables cannot hold them), and so does pg_partman's template table
+    ///   of each, from which pg_partman copies them into the partitions it adds later. After
+    ///   [`convert_archive_partitioned`](Self::convert_archive_partitioned), apply them again:
+    ///   the new archive starts with the server's defaults.
+    /// - Needs ownership of the tables: another role gets
+    ///   [`InsufficientPrivilege`](crate::DbErrorKind::InsufficientPrivilege).
+    /// - An unknown queue is [`Error::QueueNotFound`] (and so is a queue whose archive was
+    ///   dropped).
+    /// - The default body answers [`Error::Unsupported`]; every
+    ///   [`Executor`](crate::adapter::Executor) implements it.
+    async fn set_storage(&self, queue: &QueueName, params: &StorageParams) -> Result<()> {
+        let _ = (queue, params);
+        Err(Error::Unsupported {
+            operation: "set_storage",
+        })
+    }
+
+    /// Reads back a queue's storage: the storage parameters its table and archive have now
+    /// (whoever set them), and its queue table's vacuum statistics (see [`QueueStorage`]).
+    ///
+    /// # Behavior
+    /// - Reads the catalogs and statistics only; takes no lock on the queue.
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn storage(&self, queue: &QueueName) -> Result<QueueStorage> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "storage",
+        })
+    }
+
+    /// Vacuums the queue table now (`VACUUM (SKIP_LOCKED) pgmq."q_<name>"`), removing the
+    /// dead rows its sends, reads and acknowledgements left, instead of waiting for
+    /// autovacuum. What the [`Worker`](crate::Worker) runs every
+    /// [`vacuum_every`](crate::WorkerOptions::vacuum_every) messages.
+    ///
+    /// # Behavior
+    /// - Never waits and never blocks sends, reads or acknowledgements: `VACUUM` takes a
+    ///   `SHARE UPDATE EXCLUSIVE` lock, and when another session holds a lock that conflicts
+    ///   with it (another vacuum or autovacuum, a schema change) it does nothing and answers
+    ///   [`VacuumOutcome::Skipped`].
+    /// - Checks first whether the role may vacuum the table (its owner, the database's
+    ///   owner, a superuser; from Postgres 17 also `MAINTAIN`); if not, answers
+    ///   [`VacuumOutcome::NotPermitted`] without running `VACUUM` (which would only warn).
+    ///   Otherwise [`VacuumOutcome::Vacuumed`].
+    /// - `VACUUM` cannot run inside a transaction block: on a queue bound to the caller's
+    ///   transaction it fails with [`Error::Database`] of SQLSTATE `25001`
+    ///   (`active_sql_transaction`, kind [`Other`](crate::DbErrorKind::Other)), which
+    ///   aborts that transaction. Run it on a pool (or a connection outside a transaction).
+    /// - Only the queue table: the archive only grows, and autovacuum keeps up with it.
+    /// - An unknown queue is [`Error::QueueNotFound`].
+    /// - The default body answers [`Error::Unsupported`].
+    async fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        let _ = queue;
+        Err(Error::Unsupported {
+            operation: "vacuum",
         })
     }
 

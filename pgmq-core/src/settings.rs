@@ -8,6 +8,7 @@ use crate::name::QueueName;
 use crate::options::{checked_millis, CreateOptions, MAX_BATCH};
 use crate::run::on;
 use crate::sql::{self, StoredAttributes};
+use crate::storage::StorageParams;
 use crate::{outcomes, Queue};
 
 /// Milliseconds of an optional span checked by [`QueueAttributes::check`].
@@ -53,15 +54,27 @@ pub(crate) async fn create<E: Executor + ?Sized>(
 ) -> Result<()> {
     crate::dead_letters::no_policy::forget(queue);
     let throttle = options.notify_insert.map(throttle_millis).transpose()?;
+    let storage = options
+        .storage
+        .as_ref()
+        .map(StorageParams::actions)
+        .transpose()?;
+    let storage = storage.as_ref();
     let create = match &options.partitioned {
-        None => sql::create(queue, options.unlogged, throttle, options.fifo_index),
+        None => sql::create(
+            queue,
+            options.unlogged,
+            throttle,
+            options.fifo_index,
+            storage,
+        ),
         Some(_) if options.unlogged => {
             return Err(Error::invalid(
                 "unlogged",
                 "a partitioned queue cannot be unlogged",
             ))
         }
-        Some(p) => sql::create_partitioned(queue, &p.spec()?, throttle),
+        Some(p) => sql::create_partitioned(queue, &p.spec()?, throttle, storage),
     };
     let Some(attributes) = options.attributes else {
         return executor

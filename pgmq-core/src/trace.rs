@@ -88,3 +88,37 @@ fn kind(e: &crate::Error) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Logs what a worker's vacuum of `queue` did: a refusal at `info` (the worker stops
+/// vacuuming, so it is logged once), a failure at `warn`, the rest (and a backend without
+/// `vacuum`, which also stops it) at `debug`.
+#[cfg(feature = "tracing")]
+pub(crate) fn vacuumed(queue: &QueueName, outcome: &Result<crate::VacuumOutcome>) {
+    use crate::VacuumOutcome;
+
+    let queue = queue.as_str();
+    match outcome {
+        Ok(VacuumOutcome::NotPermitted) => tracing::info!(
+            messaging.destination.name = queue,
+            "this role may not vacuum the queue table: the worker stops vacuuming it"
+        ),
+        Err(crate::Error::Unsupported { .. }) => tracing::debug!(
+            messaging.destination.name = queue,
+            "this backend cannot vacuum: the worker stops vacuuming"
+        ),
+        Err(error) => tracing::warn!(
+            messaging.destination.name = queue,
+            error = %error,
+            "vacuuming the queue table failed; trying again at the next threshold"
+        ),
+        Ok(outcome) => tracing::debug!(
+            messaging.destination.name = queue,
+            outcome = ?outcome,
+            "vacuum of the queue table"
+        ),
+    }
+}
+
+/// Without the `tracing` feature: nothing.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn vacuumed(_: &QueueName, _: &Result<crate::VacuumOutcome>) {}

@@ -5,7 +5,8 @@
 //! states. So the code is recovered here from what diesel does give: the kind where it is
 //! precise, and otherwise Postgres' primary message for the states whose class matters to
 //! callers (missing table or schema, cancellation, lock timeout, deadlock, aborted
-//! transaction, common data exceptions, server shutdown). Every recovered code then goes through
+//! transaction, common data exceptions, storage parameter values out of range, `VACUUM` inside
+//! a transaction, server shutdown). Every recovered code then goes through
 //! [`Error::from_database`](pgmq_core::Error::from_database), like on every other backend. A
 //! database error that matches nothing becomes [`Error::Driver`], as sqlx's code-less ones do.
 //! The messages are Postgres' English ones: with a server `lc_messages` in another language
@@ -114,17 +115,32 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("the database system is shutting down", "", "57P03"),
     ("the database system is starting up", "", "57P03"),
+    // `VACUUM` (Queue::vacuum) inside the caller's transaction.
+    ("", " cannot run inside a transaction block", "25001"),
+];
+
+/// Postgres' primary messages (as `prefix`, then `infix` somewhere after it) for states whose
+/// message ends in a name: a storage parameter out of range or of the wrong type
+/// (`Queue::set_storage`).
+const CONTAINING: &[(&str, &str, &str)] = &[
+    ("value ", " out of bounds for option \"", "22023"),
+    ("invalid value for ", " option \"", "22023"),
 ];
 
 fn sqlstate_of_message(message: &str) -> Option<&'static str> {
-    MESSAGES
-        .iter()
-        .find(|(prefix, suffix, _)| {
-            message.len() >= prefix.len() + suffix.len()
-                && message.starts_with(prefix)
-                && message.ends_with(suffix)
+    let whole = MESSAGES.iter().find(|(prefix, suffix, _)| {
+        message.len() >= prefix.len() + suffix.len()
+            && message.starts_with(prefix)
+            && message.ends_with(suffix)
+    });
+    let part = || {
+        CONTAINING.iter().find(|(prefix, infix, _)| {
+            message
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.contains(infix))
         })
-        .map(|(_, _, code)| *code)
+    };
+    whole.or_else(part).map(|(_, _, code)| *code)
 }
 
 /// Classifies a failure to connect: always [`Error::Connection`].
@@ -167,6 +183,19 @@ mod tests {
             ),
             ("canceling statement due to lock timeout", Some("55P03")),
             ("deadlock detected", Some("40P01")),
+            (
+                "value 5 out of bounds for option \"fillfactor\"",
+                Some("22023"),
+            ),
+            (
+                "invalid value for boolean option \"autovacuum_enabled\": 3",
+                Some("22023"),
+            ),
+            (
+                "VACUUM cannot run inside a transaction block",
+                Some("25001"),
+            ),
+            ("value too long for type character varying(3)", None),
             ("relation \"pgmq.q_x\" already exists", None),
             ("syntax error at or near \"x\"", None),
         ];

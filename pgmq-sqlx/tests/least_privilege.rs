@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use pgmq_conformance::Roles;
 use pgmq_core::{
-    CreateOptions, DbErrorKind, Error, Queue, QueueAttributes, QueueName, TopicPattern,
+    CreateOptions, DbErrorKind, Error, Queue, QueueAttributes, QueueName, StorageParams,
+    TopicPattern, VacuumOutcome,
 };
 use pgmq_sqlx::SqlxQueue;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -168,6 +169,8 @@ async fn run(fx: Fixture) {
         .await
         .expect("create jobs");
 
+    storage_as_the_owner(&owner, &owner_pool, &jobs).await;
+
     let app_pool = fx.pool(Some(&fx.app));
     let app = SqlxQueue::new(app_pool.clone());
     messages(&app, &early).await;
@@ -187,6 +190,42 @@ async fn run(fx: Fixture) {
         "nothing was dropped or created"
     );
     assert!(owner.drop_queue(&early).await.expect("the owner drops"));
+}
+
+/// The owner (not a superuser, not the database's owner) tunes and vacuums its queue, and
+/// `storage` reads back exactly what `pg_class.reloptions` holds.
+async fn storage_as_the_owner(owner: &SqlxQueue, pool: &PgPool, q: &QueueName) {
+    let params = StorageParams::churn().queue_table("fillfactor", 90);
+    owner.set_storage(q, &params).await.expect("set_storage");
+    let storage = owner.storage(q).await.expect("storage");
+    let reloptions = |table: &'static str| async move {
+        let options: Option<Vec<String>> =
+            sqlx::query_scalar("SELECT reloptions FROM pg_class WHERE oid = $1::regclass")
+                .bind(table)
+                .fetch_one(pool)
+                .await
+                .expect("reloptions");
+        options
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| {
+                let (name, value) = o.split_once('=').expect("name=value");
+                (name.to_owned(), value.to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(storage.queue_table, reloptions("pgmq.q_jobs").await);
+    assert_eq!(storage.archive, reloptions("pgmq.a_jobs").await);
+    assert!(storage
+        .queue_table
+        .contains(&("fillfactor".to_owned(), "90".to_owned())));
+    assert!(storage
+        .queue_table
+        .contains(&("autovacuum_vacuum_threshold".to_owned(), "1000".to_owned())));
+    assert_eq!(
+        owner.vacuum(q).await.expect("vacuum"),
+        VacuumOutcome::Vacuumed
+    );
 }
 
 /// Everything that creates, alters or drops, and the tables kept read only.
@@ -214,6 +253,15 @@ async fn refusals(app: &SqlxQueue, pool: &PgPool, q: &QueueName) {
         app.enable_notify_insert(q, Duration::ZERO).await,
     );
     denied("disable_notify_insert", app.disable_notify_insert(q).await);
+    denied(
+        "set_storage",
+        app.set_storage(q, &StorageParams::churn()).await,
+    );
+    // Not the table's owner: vacuum answers so without running VACUUM.
+    assert_eq!(
+        app.vacuum(q).await.expect("vacuum"),
+        VacuumOutcome::NotPermitted
+    );
     let pattern = TopicPattern::new("jobs.#").expect("a valid pattern");
     denied("bind_topic", app.bind_topic(&pattern, q).await);
     denied("unbind_topic", app.unbind_topic(&pattern, q).await);

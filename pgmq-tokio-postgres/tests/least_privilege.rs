@@ -10,7 +10,8 @@ use std::time::Duration;
 use pgmq_conformance::Roles;
 use pgmq_core::{
     BatchingProducer, CreateOptions, DbErrorKind, Error, Fence, ProducerOptions, Queue,
-    QueueAttributes, QueueExt, QueueName, ReadOptions, RedriveOptions, SendOptions, VisibleAt,
+    QueueAttributes, QueueExt, QueueName, ReadOptions, RedriveOptions, SendOptions, StorageParams,
+    VacuumOutcome, VisibleAt,
 };
 use pgmq_tokio_postgres::deadpool_postgres::{Manager, Pool, Runtime};
 use pgmq_tokio_postgres::tokio_postgres::{Client, Config, NoTls};
@@ -232,6 +233,19 @@ async fn run(fx: Fixture) {
     denied(
         "set_attributes",
         app.set_attributes(&jobs, QueueAttributes::new()).await,
+    );
+    denied(
+        "set_storage",
+        app.set_storage(&jobs, &StorageParams::churn()).await,
+    );
+    // Not the table's owner: vacuum answers so without running VACUUM; the owner may.
+    assert_eq!(
+        app.vacuum(&jobs).await.expect("vacuum"),
+        VacuumOutcome::NotPermitted
+    );
+    assert_eq!(
+        owner.vacuum(&jobs).await.expect("vacuum"),
+        VacuumOutcome::Vacuumed
     );
     let app_client = client(&fx.config(Some(&fx.app))).await;
     for statement in [

@@ -29,6 +29,8 @@ use crate::name::QueueName;
 use crate::options::{CreateOptions, ReadOptions, SendOptions, VisibleAt};
 use crate::queue::Queue;
 use crate::receipt::{Fence, Receipt};
+use crate::storage::StorageParams;
+use crate::tuning::{QueueStorage, VacuumOutcome};
 use crate::types::{ArchivedMessage, Message, QueueInfo, QueueMetrics};
 
 /// Runs statements synchronously: what a blocking driver adapter implements, with the same
@@ -309,6 +311,22 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     /// See [`Queue::create_fifo_index`].
     pub fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
         block_on(self.bridge.create_fifo_index(queue))
+    }
+
+    /// See [`Queue::set_storage`].
+    pub fn set_storage(&self, queue: &QueueName, params: &StorageParams) -> Result<()> {
+        block_on(self.bridge.set_storage(queue, params))
+    }
+
+    /// See [`Queue::storage`].
+    pub fn storage(&self, queue: &QueueName) -> Result<QueueStorage> {
+        block_on(self.bridge.storage(queue))
+    }
+
+    /// See [`Queue::vacuum`]. On a connection inside a transaction it fails with SQLSTATE
+    /// `25001`, as `VACUUM` does.
+    pub fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        block_on(self.bridge.vacuum(queue))
     }
 
     /// See [`Queue::partition_maintenance`].

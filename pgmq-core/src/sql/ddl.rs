@@ -1,5 +1,6 @@
 //! Installing the schema, creating and dropping queues.
 
+use super::storage::StorageActions;
 use super::{archive_table, one_off, queue_lock_key, queue_table, Binds, ARCHIVED_AT, MESSAGE};
 use crate::adapter::{Column, Param, SqlType, Statement};
 use crate::name::QueueName;
@@ -112,12 +113,14 @@ fn definitions(table: Table) -> String {
 /// without an insert-notification trigger (ours or the extension's) gets ours. With
 /// `fifo_index`, a new queue (one not yet in `pgmq.meta`) gets the FIFO index too; an
 /// existing one is left as it is (building an index on a full table would block its sends):
-/// see `create_fifo_index`.
+/// see `create_fifo_index`. With `storage`, a new queue's tables get those storage
+/// parameters; an existing queue keeps its own (see `set_storage`).
 pub fn create(
     q: &QueueName,
     unlogged: bool,
     notify_throttle_ms: Option<i32>,
     fifo_index: bool,
+    storage: Option<&StorageActions>,
 ) -> Statement {
     let (qt, at) = (queue_table(q), archive_table(q));
     let kind = if unlogged { "UNLOGGED TABLE" } else { "TABLE" };
@@ -133,7 +136,7 @@ BEGIN
   CREATE TABLE IF NOT EXISTS {at} (
 {archive_columns}
   );
-  CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);{fifo_index}
+  CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);{new_queue}
   INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
   VALUES ('{q}', false, {unlogged})
   ON CONFLICT (queue_name) DO NOTHING;{notify}
@@ -144,18 +147,27 @@ $pgmq$",
             .unwrap_or_default(),
         install = install_body(),
         lock = queue_lock_key(q),
-        fifo_index = if fifo_index {
-            format!(
-                "\n  IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = '{q}') THEN\n    {}\n  END IF;",
-                super::fifo_index::ddl(q)
-            )
-        } else {
-            String::new()
-        },
+        new_queue = new_queue(q, fifo_index, storage),
         queue_columns = definitions(Table::Queue),
         archive_columns = definitions(Table::Archive),
     );
     one_off(sql, &[])
+}
+
+/// What only a new queue (one not yet in `pgmq.meta`) gets: the FIFO index and the storage
+/// parameters, when asked for. Empty when neither is.
+fn new_queue(q: &QueueName, fifo_index: bool, storage: Option<&StorageActions>) -> String {
+    let mut body = String::new();
+    if fifo_index {
+        body.push_str(&format!("\n    {}", super::fifo_index::ddl(q)));
+    }
+    if let Some(actions) = storage {
+        body.push_str(&super::storage::apply_body(q, actions).replace("\n", "\n  "));
+    }
+    if body.is_empty() {
+        return body;
+    }
+    format!("\n  IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = '{q}') THEN{body}\n  END IF;")
 }
 
 /// Dropping a queue: three statements run atomically, in field order. `exists` answers one
@@ -211,7 +223,7 @@ mod tests {
 
     #[test]
     fn ddl_uses_the_extension_layout() {
-        let st = create(&name("jobs"), true, None, false);
+        let st = create(&name("jobs"), true, None, false, None);
         let expected = [
             "CREATE UNLOGGED TABLE IF NOT EXISTS pgmq.\"q_jobs\" (
     msg_id BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY,
@@ -240,9 +252,40 @@ mod tests {
             assert!(st.sql.contains(part), "missing {part}\nin {}", st.sql);
         }
         assert!(!st.persistent);
-        assert!(create(&name("jobs"), false, Some(10), false)
+        assert!(create(&name("jobs"), false, Some(10), false, None)
             .sql
             .contains("CREATE TABLE IF NOT EXISTS pgmq.\"q_jobs\""));
+    }
+
+    #[test]
+    fn a_new_queue_gets_its_storage_parameters_and_an_existing_one_keeps_its_own() {
+        let actions = StorageActions {
+            queue_table: "SET (autovacuum_vacuum_threshold = 1000)".into(),
+            archive: "SET (autovacuum_vacuum_insert_scale_factor = 0.05)".into(),
+        };
+        let sql = create(&name("jobs"), false, None, true, Some(&actions)).sql;
+        let new = sql
+            .find("IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = 'jobs') THEN")
+            .expect("only for a new queue");
+        let queue = sql
+            .find("EXECUTE format('ALTER TABLE %s SET (autovacuum_vacuum_threshold = 1000)'")
+            .expect("the queue table");
+        let archive = sql
+            .find("EXECUTE format('ALTER TABLE %s SET (autovacuum_vacuum_insert_scale_factor = 0.05)'")
+            .expect("the archive");
+        let end = sql
+            .find("  END IF;\n  INSERT INTO pgmq.meta")
+            .expect("before the meta row");
+        assert!(new < queue && queue < archive && archive < end, "{sql}");
+        assert!(
+            sql.contains("q_jobs_fifo_idx"),
+            "the FIFO index still comes too"
+        );
+        let without = create(&name("jobs"), false, None, false, None).sql;
+        assert!(
+            !without.contains("IF NOT EXISTS (SELECT 1 FROM pgmq.meta"),
+            "{without}"
+        );
     }
 
     #[test]

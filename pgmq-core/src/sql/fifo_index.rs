@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn a_new_queue_asked_for_it_gets_the_index_and_an_existing_one_is_left_alone() {
-        let sql = super::super::create(&name("jobs"), false, None, true).sql;
+        let sql = super::super::create(&name("jobs"), false, None, true, None).sql;
         assert!(sql.contains(&format!(
             "  IF NOT EXISTS (SELECT 1 FROM pgmq.meta WHERE queue_name = 'jobs') THEN
     {}
@@ -100,7 +100,7 @@ mod tests {
   INSERT INTO pgmq.meta",
             ddl(&name("jobs"))
         )));
-        let without = super::super::create(&name("jobs"), false, None, false).sql;
+        let without = super::super::create(&name("jobs"), false, None, false, None).sql;
         assert!(!without.contains(&ddl(&name("jobs"))), "{without}");
     }
 

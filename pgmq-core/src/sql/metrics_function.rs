@@ -216,7 +216,7 @@ mod tests {
         let inner = install_metrics_body();
         for st in [
             super::super::install(),
-            super::super::create(&name("jobs"), false, None, false),
+            super::super::create(&name("jobs"), false, None, false, None),
         ] {
             assert!(!st.persistent);
             let (lock, schema, function) = (

@@ -18,6 +18,7 @@ mod notify;
 mod partitions;
 mod read;
 mod send;
+mod storage;
 mod topic_function;
 mod topics;
 
@@ -37,6 +38,7 @@ pub use partitions::{
 };
 pub use read::{dead_letters, peek, pop, read};
 pub use send::{oversized, send, send_batch};
+pub use storage::{set_storage, storage, vacuum, vacuum_check, StorageActions};
 pub use topics::{bind_topic, send_topic, test_routing, topic_bindings, unbind_topic};
 
 use crate::adapter::{Column, Param, SqlType, Statement};
@@ -189,6 +191,10 @@ mod tests {
             read_grouped(&q, crate::GroupOrder::Heads, None, 1, None),
             create_fifo_index(&q),
             fifo_index(&q),
+            set_storage(&q, &StorageActions::default()),
+            storage(&q),
+            vacuum_check(&q),
+            vacuum(&q),
             pop(&q, 1),
             dead_letters(&q, 10),
             peek(&q, 1),

@@ -6,6 +6,7 @@
 //! pg_partman may live in any schema: every block looks it up in `pg_extension`, as the
 //! extension's `_get_pg_partman_schema` does, and calls it through `EXECUTE`.
 
+use super::storage::StorageActions;
 use super::{archive_table, columns, one_off, queue_lock_key, queue_table, Binds};
 use crate::adapter::{Column, Param, Statement};
 use crate::name::QueueName;
@@ -77,8 +78,16 @@ fn managed(table: &str, column: &str, spec: &PartitionSpec, keep_index: bool) ->
 /// [`PARTMAN_MISSING`] or [`PARTMAN_REJECTED`] and then creates nothing.
 ///
 /// Beyond the extension: the queue also gets the `vt` index and the FIFO index of a plain
-/// queue (reads use them), and the insert-notification trigger as `create` gives it.
-pub fn create_partitioned(q: &QueueName, spec: &PartitionSpec, notify: Option<i32>) -> Statement {
+/// queue (reads use them), and the insert-notification trigger as `create` gives it. With
+/// `storage`, each partition pg_partman made (premade and default) gets those storage
+/// parameters: the parents cannot hold them, and partitions added later by maintenance do
+/// not get them (see `set_storage`).
+pub fn create_partitioned(
+    q: &QueueName,
+    spec: &PartitionSpec,
+    notify: Option<i32>,
+    storage: Option<&StorageActions>,
+) -> Statement {
     let (qt, at) = (queue_table(q), archive_table(q));
     let sql = format!(
         "DO $pgmq$
@@ -117,7 +126,7 @@ BEGIN
     CREATE INDEX IF NOT EXISTS \"q_{q}_part_idx\" ON {qt} ({qc});
     CREATE INDEX IF NOT EXISTS \"q_{q}_vt_idx\" ON {qt} (vt ASC);
     {fifo_index}
-    CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);
+    CREATE INDEX IF NOT EXISTS \"archived_at_idx_{q}\" ON {at} (archived_at);{storage}
   END IF;
   INSERT INTO pgmq.meta (queue_name, is_partitioned, is_unlogged)
   VALUES ('{q}', true, false)
@@ -134,6 +143,9 @@ $pgmq$",
         fifo_index = super::fifo_index::ddl(q),
         notify = notify
             .map(|ms| super::notify::ensure_body(q, ms))
+            .unwrap_or_default(),
+        storage = storage
+            .map(|actions| super::storage::apply_body(q, actions).replace('\n', "\n  "))
             .unwrap_or_default(),
     );
     one_off(sql, &[])

@@ -155,7 +155,7 @@ mod tests {
         let inner = install_body();
         for st in [
             super::super::install(),
-            super::super::create(&super::super::tests::name("jobs"), false, None, false),
+            super::super::create(&super::super::tests::name("jobs"), false, None, false, None),
         ] {
             let (schema, function) = (
                 st.sql.find("CREATE SCHEMA IF NOT EXISTS pgmq_rs;"),

@@ -17,6 +17,7 @@ mod heartbeat;
 mod options;
 mod run;
 mod stream;
+mod vacuum;
 
 pub use options::{AckMode, WorkerOptions};
 pub use stream::Messages;
@@ -25,7 +26,7 @@ pub use stream::Messages;
 ///
 /// Every message a handler was given ends in exactly one of `processed`, `failed`,
 /// `lost_claims`, `stale_acks`, `ack_errors` or `aborted`; `dead_lettered` is a part of
-/// `failed`.
+/// `failed`. `vacuums` counts something else: vacuums of the queue table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerSummary {
@@ -53,6 +54,10 @@ pub struct WorkerSummary {
     /// Handlers still running when the shutdown grace period ran out: aborted, and their
     /// message made visible again at once.
     pub aborted: u64,
+    /// Vacuums of the queue table this worker ran
+    /// ([`vacuum_every`](WorkerOptions::vacuum_every)); skipped ones (the table was
+    /// locked) are not counted. Not a message count.
+    pub vacuums: u64,
 }
 
 /// What one handler's task ended with.
@@ -93,6 +98,8 @@ enum Done {
 /// - **Dead letters** come from the queue's policy: the read after a message's
 ///   `max_receive_count`-th receive moves it to the dead-letter queue (see
 ///   [`WorkerSummary::dead_lettered`]). Without a policy a failing message is retried forever.
+/// - **Vacuums** the queue table every [`vacuum_every`](WorkerOptions::vacuum_every)
+///   acknowledged messages ([`Queue::vacuum`]), in the background, one at a time.
 /// - **Shuts down** when the `shutdown` future completes: stops reading, lets handlers in
 ///   flight finish (for at most [`grace`](WorkerOptions::grace)), acknowledges them, aborts
 ///   the ones still running and makes their messages visible at once, and returns a

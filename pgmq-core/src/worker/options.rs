@@ -56,6 +56,26 @@ pub struct WorkerOptions {
     /// (The other strategies hand out several messages of one group in one read, which a
     /// worker would run at once; they suit consumers that handle a batch in order.)
     pub by_group: bool,
+    /// Vacuum the queue table ([`Queue::vacuum`](crate::Queue::vacuum)) after this many
+    /// acknowledged messages (processed plus failed) since the worker's last vacuum, at
+    /// least 1, and also 5 s after the last one once 100 (or `n`, if fewer) were. Default
+    /// `Some(10_000)`; `None` ([`without_vacuum`](Self::without_vacuum)): leave it to
+    /// autovacuum, which looks at a table at most once a minute (`autovacuum_naptime`).
+    ///
+    /// Besides removing dead rows, a vacuum refreshes the row estimate the planner uses for
+    /// the claim: one taken while the queue was empty can make a later backlog's claims
+    /// fetch and sort every visible message until the next one (see `docs/churn.md`); the
+    /// 5 s bound keeps that short.
+    ///
+    /// Each worker counts its own messages and runs at most one vacuum at a time, in a
+    /// task of its own that reads never wait for; a vacuum that finds the table locked by
+    /// another (or by autovacuum) skips it. A role that may not vacuum the table
+    /// ([`VacuumOutcome::NotPermitted`](crate::VacuumOutcome::NotPermitted), e.g. the
+    /// application role of `docs/least-privilege.md`) turns this off for the rest of the
+    /// run; a failed vacuum is tried again at the next threshold. Both are logged (with the
+    /// `tracing` feature). Vacuums that ran are counted in
+    /// [`WorkerSummary::vacuums`](super::WorkerSummary::vacuums).
+    pub vacuum_every: Option<u64>,
 }
 
 impl Default for WorkerOptions {
@@ -71,6 +91,7 @@ impl Default for WorkerOptions {
             grace: Duration::from_secs(30),
             poll_interval: Duration::from_millis(250),
             by_group: false,
+            vacuum_every: Some(Self::DEFAULT_VACUUM_EVERY),
         }
     }
 }
@@ -80,6 +101,9 @@ impl WorkerOptions {
     pub const MIN_VT: Duration = Duration::from_millis(100);
     /// The longest [`ack_interval`](Self::ack_interval): 1 s.
     pub const MAX_ACK_INTERVAL: Duration = Duration::from_secs(1);
+
+    /// The default of [`vacuum_every`](Self::vacuum_every): 10 000 messages.
+    pub const DEFAULT_VACUUM_EVERY: u64 = 10_000;
 
     /// The defaults (see each field).
     pub fn new() -> Self {
@@ -137,6 +161,20 @@ impl WorkerOptions {
         self
     }
 
+    /// Vacuum the queue table after every `n` acknowledged messages (see
+    /// [`vacuum_every`](Self::vacuum_every)).
+    pub fn vacuum_every(mut self, n: u64) -> Self {
+        self.vacuum_every = Some(n);
+        self
+    }
+
+    /// Never vacuum the queue table: leave it to autovacuum (see
+    /// [`vacuum_every`](Self::vacuum_every)).
+    pub fn without_vacuum(mut self) -> Self {
+        self.vacuum_every = None;
+        self
+    }
+
     /// Set the [`poll_interval`](Self::poll_interval).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
@@ -181,6 +219,9 @@ impl WorkerOptions {
             );
             return Err(Error::invalid("backoff", reason));
         }
+        if self.vacuum_every == Some(0) {
+            return Err(Error::invalid("vacuum_every", "0 is less than 1"));
+        }
         Ok(())
     }
 }
@@ -192,6 +233,8 @@ mod tests {
     #[test]
     fn options_out_of_range_are_invalid_arguments() {
         assert!(WorkerOptions::new().check().is_ok());
+        assert!(WorkerOptions::new().vacuum_every(1).check().is_ok());
+        assert!(WorkerOptions::new().without_vacuum().check().is_ok());
         let bad = [
             (WorkerOptions::new().batch_size(0), "batch_size"),
             (
@@ -214,6 +257,7 @@ mod tests {
                 WorkerOptions::new().backoff(Duration::from_secs(2), Duration::from_secs(1)),
                 "backoff",
             ),
+            (WorkerOptions::new().vacuum_every(0), "vacuum_every"),
         ];
         for (options, expected) in bad {
             match options.check() {

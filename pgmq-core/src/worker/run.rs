@@ -23,6 +23,7 @@ use crate::types::Message;
 use super::acks::Acks;
 use super::backoff::backoff;
 use super::heartbeat::{self, settle, Flight, Flights, LOST, SETTLING};
+use super::vacuum::Vacuums;
 use super::{running, Done, WorkerOptions, WorkerSummary};
 
 /// What a run needs besides its handler.
@@ -83,6 +84,7 @@ where
     let mut acking: JoinSet<Option<Fence>> = JoinSet::new();
     let mut flights = Flights::new();
     let mut summary = WorkerSummary::default();
+    let mut vacuums = Vacuums::new(o.vacuum_every);
     let mut beat = interval(o.vt / 3);
     beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown);
@@ -116,10 +118,16 @@ where
             }
             Some(answer) = acking.join_next(), if !acking.is_empty() => {
                 count_ack(&mut summary, answer);
+                if stop_by.is_none() {
+                    vacuums.acknowledged(acknowledged(&summary), &ctx.queue, &ctx.name);
+                }
             }
             Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let handled = matches!(joined, Ok((_, Done::Handled(_))));
                 settled(&ctx, joined, &mut flights, &mut acking, &mut summary).await;
+                if !handled && stop_by.is_none() {
+                    vacuums.acknowledged(acknowledged(&summary), &ctx.queue, &ctx.name);
+                }
                 if !handled && next_read.is_none_or(|at| at > Instant::now()) {
                     // A failure made its message visible again later (no notification
                     // says so): read now, and let the answer set the timer for it.
@@ -185,10 +193,16 @@ where
     // The acknowledger has nothing left: it exits.
     drop(acks);
     let _ = ack_task.await;
+    summary.vacuums = vacuums.finish().await;
     match failure {
         Some(error) => Err(error),
         None => Ok(summary),
     }
+}
+
+/// The messages acknowledged so far, as [`Vacuums`] counts them: processed and failed.
+fn acknowledged(summary: &WorkerSummary) -> u64 {
+    summary.processed + summary.failed
 }
 
 /// Counts one acknowledgement's answer.

@@ -8,8 +8,9 @@ use pgmq_core::blocking::{BlockingExecutor, BlockingQueue};
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     ArchivedMessage, CreateOptions, Error, Fence, Message, Queue, QueueAttributes, QueueInfo,
-    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, RedriveOptions, Result, RoutingKey,
-    SendOptions, TopicBinding, TopicDelivery, TopicPattern, VisibleAt,
+    QueueMetrics, QueueName, QueueStorage, ReadOptions, Readiness, Receipt, RedriveOptions, Result,
+    RoutingKey, SendOptions, StorageParams, TopicBinding, TopicDelivery, TopicPattern,
+    VacuumOutcome, VisibleAt,
 };
 
 /// A [`Queue`] over a [`BlockingQueue`], so the blocking twin of a backend passes the very
@@ -212,6 +213,21 @@ impl<E: BlockingExecutor + 'static> Queue for SpawnBlocking<E> {
     async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
         let queue = queue.clone();
         self.run(move |q| q.create_fifo_index(&queue)).await
+    }
+
+    async fn set_storage(&self, queue: &QueueName, params: &StorageParams) -> Result<()> {
+        let (queue, params) = (queue.clone(), params.clone());
+        self.run(move |q| q.set_storage(&queue, &params)).await
+    }
+
+    async fn storage(&self, queue: &QueueName) -> Result<QueueStorage> {
+        let queue = queue.clone();
+        self.run(move |q| q.storage(&queue)).await
+    }
+
+    async fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        let queue = queue.clone();
+        self.run(move |q| q.vacuum(&queue)).await
     }
 
     async fn partition_maintenance(

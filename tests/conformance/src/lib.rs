@@ -173,6 +173,7 @@ const CASE_SOURCES: &[(&str, &str)] = &[
     ("read", include_str!("cases/read.rs")),
     ("receipts", include_str!("cases/receipts.rs")),
     ("send", include_str!("cases/send.rs")),
+    ("storage", include_str!("cases/storage.rs")),
     ("topic_checks", include_str!("cases/topic_checks.rs")),
     ("topics", include_str!("cases/topics.rs")),
     ("transactions", include_str!("cases/transactions.rs")),

@@ -177,6 +177,12 @@ macro_rules! __conformance_expand {
             dropping_a_partitioned_queue_clears_its_partman_configuration,
             bad_partition_settings_are_rejected_and_create_nothing,
             convert_archive_partitioned_partitions_a_plain_archive,
+            create_tunes_a_new_queues_tables_for_churn,
+            create_with_custom_or_no_storage_tuning_gives_the_tables_exactly_that,
+            set_storage_tunes_an_existing_queue_idempotently_and_keeps_its_messages,
+            bad_storage_parameters_are_rejected_and_change_nothing,
+            vacuum_runs_on_a_queue_with_dead_rows,
+            a_partitioned_queue_gets_its_storage_parameters_on_every_partition,
         );
         $crate::__owned_cases!($queue;
             batching_producer_gives_each_concurrent_sender_its_own_id,
@@ -200,6 +206,7 @@ macro_rules! __conformance_expand {
             worker_messages_hands_out_each_message_once_and_waits_when_empty,
             worker_archives_acknowledged_messages_when_asked,
             worker_wakes_on_a_send_to_its_idle_queue,
+            worker_vacuums_its_queue_table_every_n_messages,
         );
         $crate::__tx_cases!([$($tx)*];
             send_in_a_rolled_back_transaction_never_appears,
@@ -209,6 +216,7 @@ macro_rules! __conformance_expand {
             keyword_names_round_trip_in_a_transaction,
             a_rejected_send_leaves_the_callers_transaction_usable,
             send_topic_in_a_rolled_back_transaction_writes_nothing,
+            vacuum_inside_a_transaction_is_the_databases_25001,
         );
 
         #[test]

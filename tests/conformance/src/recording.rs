@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     ArchivedMessage, CreateOptions, Fence, Message, Queue, QueueAttributes, QueueInfo,
-    QueueMetrics, QueueName, ReadOptions, Readiness, Receipt, Result, SendOptions, Subscription,
-    VisibleAt,
+    QueueMetrics, QueueName, QueueStorage, ReadOptions, Readiness, Receipt, Result, SendOptions,
+    StorageParams, Subscription, VacuumOutcome, VisibleAt,
 };
 
 /// Forwards to `inner`, recording each `send_batch_json` batch and counting
@@ -132,5 +132,14 @@ impl Queue for Recording {
     }
     async fn create_fifo_index(&self, queue: &QueueName) -> Result<()> {
         self.inner.create_fifo_index(queue).await
+    }
+    async fn set_storage(&self, queue: &QueueName, params: &StorageParams) -> Result<()> {
+        self.inner.set_storage(queue, params).await
+    }
+    async fn storage(&self, queue: &QueueName) -> Result<QueueStorage> {
+        self.inner.storage(queue).await
+    }
+    async fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        self.inner.vacuum(queue).await
     }
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use pgmq_core::serde_json::Value;
 use pgmq_core::{
     Fence, Message, Queue, QueueAttributes, QueueMetrics, QueueName, ReadOptions, Readiness,
-    Receipt, Result, SendOptions, Subscription, VisibleAt,
+    Receipt, Result, SendOptions, Subscription, VacuumOutcome, VisibleAt,
 };
 
 /// One read of one message, as the reader learnt it.
@@ -290,5 +290,9 @@ impl Queue for Ledger {
     }
     async fn readiness(&self, queue: &QueueName) -> Result<Readiness> {
         self.inner.readiness(queue).await
+    }
+    /// The workers' own vacuums run under the faults too.
+    async fn vacuum(&self, queue: &QueueName) -> Result<VacuumOutcome> {
+        self.inner.vacuum(queue).await
     }
 }
