@@ -27,7 +27,14 @@
 //! only); W8 the `Worker` (4/16/64 handlers of 1 ms, archiving) fed by 4 producers (16 sends in
 //! flight each) through
 //! one `BatchingProducer`, against the pgmq crate's read/handle/archive loop; W9 64 tasks
-//! sending single messages through one `BatchingProducer` against each calling `send`.
+//! sending single messages through one `BatchingProducer` against each calling `send`; W10
+//! the soak (see [`soak`]): `--soak-secs` (full 600, quick 120, tiny 20) at `--soak-rate`
+//! messages/s offered (3500; tiny 500) on pgmq-rs (sqlx) with the default storage
+//! parameters and worker vacuum, and the pgmq crate under the same load; `W10-pin` the same
+//! with a transaction held open for a fifth of the run (at most 120 s) from 40% in; run
+//! only when named: `W10-stock` (server defaults, no worker vacuum), `W10-params` (the
+//! storage parameters only), `W10-vacuum` (the worker vacuum only), `W10-partitioned` (pg_partman partitions by
+//! message id, old ones dropped by maintenance every 10 s; no tuning).
 //!
 //! Everything runs on tokio's current-thread runtime: with the server on the same two cores,
 //! the multi-thread runtime's cross-thread wake-ups cost more than the client work measured,
@@ -43,6 +50,7 @@ mod report;
 mod runs;
 mod server;
 mod setup;
+mod soak;
 mod system;
 mod targets;
 mod waiting;
@@ -95,6 +103,7 @@ async fn main() -> Res<()> {
         single,
         crate_on: args.system(PGMQ_CRATE),
         pgbench: pgbench::find().filter(|_| args.system(PGBENCH)),
+        verdicts: Vec::new(),
     };
     println!(
         "pgmq-bench ({} run) on {url}\nserver: {settings}",
@@ -127,10 +136,15 @@ async fn main() -> Res<()> {
     if args.workload("NOTIFY") {
         b.notify_cost(&backends).await?;
     }
+    b.soaks(&args).await?;
 
     report::add_ratios(&mut b.results);
     let table = report::table(&b.results);
-    let verdicts = targets::check(&b.results);
+    let mut verdicts = targets::check(&b.results);
+    for v in &b.verdicts {
+        verdicts.push_str(v);
+        verdicts.push('\n');
+    }
     println!("\n{table}\n{verdicts}");
     std::fs::create_dir_all(&args.out)?;
     let json = serde_json::to_string_pretty(&b.results)?;
@@ -141,7 +155,12 @@ async fn main() -> Res<()> {
     )?;
     if args.write_md {
         let machine = format!("{}; {settings}", targets::machine(&b.admin).await?);
-        let page = targets::markdown(args.mode, &machine, &table, &verdicts);
+        let mut page = targets::markdown(args.mode, &machine, &table, &verdicts);
+        let kept = std::fs::read_to_string("BENCHMARKS.md").unwrap_or_default();
+        if let Some(at) = kept.find(targets::HAND_WRITTEN) {
+            page.push('\n');
+            page.push_str(&kept[at..]);
+        }
         std::fs::write("BENCHMARKS.md", page)?;
     }
     Ok(())

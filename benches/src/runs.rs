@@ -145,6 +145,9 @@ pub(crate) struct Bench {
     pub(crate) single: Vec<(&'static str, Arc<dyn Queue>)>,
     pub(crate) crate_on: bool,
     pub(crate) pgbench: Option<std::path::PathBuf>,
+    /// Target lines of runs whose figures are not single measurements (W10), for the
+    /// verdicts after the table.
+    pub(crate) verdicts: Vec<String>,
 }
 
 impl Bench {

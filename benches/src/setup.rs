@@ -59,6 +59,12 @@ impl Args {
                     let ws = list(it.next(), "--only")?;
                     a.only = Some(ws.into_iter().map(|w| w.to_uppercase()).collect());
                 }
+                "--soak-secs" => {
+                    a.sizes.w10_secs = it.next().ok_or("--soak-secs needs a value")?.parse()?;
+                }
+                "--soak-rate" => {
+                    a.sizes.w10_rate = it.next().ok_or("--soak-rate needs a value")?.parse()?;
+                }
                 "--systems" => a.systems = Some(list(it.next(), "--systems")?),
                 "--write-md" => a.write_md = true,
                 "--quiet" => a.quiet = true,
@@ -81,6 +87,13 @@ impl Args {
             }
         }
         Ok(a)
+    }
+
+    /// Whether workload `w` was named in `--only` (for the runs that only run when asked).
+    pub(crate) fn named(&self, w: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|x| x.eq_ignore_ascii_case(w)))
     }
 
     /// Whether workload `w` (e.g. `W5`, `W2-receipt`; any case) is to run.

@@ -235,6 +235,11 @@ pub(crate) async fn machine(pool: &sqlx::PgPool) -> Res<String> {
 }
 
 /// The whole BENCHMARKS.md.
+/// The line after which BENCHMARKS.md is written by hand (the soak, earlier runs): a
+/// rewrite keeps everything from it on.
+pub(crate) const HAND_WRITTEN: &str =
+    "<!-- Written by hand from here on: `--write-md` keeps it. -->";
+
 pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -> String {
     format!(
         "# Benchmarks\n\n\
@@ -274,7 +279,8 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          4, 16 and 64 handlers (1 ms each, archiving), from the first send until the queue is\n\
          empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
          handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\
-         messages through one `BatchingProducer` vs each calling `send` (pool of 70).\n\n\
+         messages through one `BatchingProducer` vs each calling `send` (pool of 70); W10 the\n\
+         soak, below the generated part (a worker under a fixed load for 10 minutes).\n\n\
          Method: every system runs the same loops (`benches/src/workloads.rs`) on tokio's\n\
          current-thread runtime (with the server on the same two cores, the multi-thread\n\
          runtime's cross-thread wake-ups cost more than the client work measured). Every sqlx pool,\n\

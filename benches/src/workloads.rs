@@ -28,6 +28,10 @@ pub(crate) struct Sizes {
     pub(crate) w8_messages: usize,
     /// W9: messages sent by 64 tasks.
     pub(crate) w9_messages: usize,
+    /// W10: how long the soak runs, and the messages per second it offers (about 70% of
+    /// what W8 measured the worker at with 16 handlers).
+    pub(crate) w10_secs: u64,
+    pub(crate) w10_rate: f64,
 }
 
 impl Sizes {
@@ -45,6 +49,8 @@ impl Sizes {
             w7_settle: Duration::from_secs(11),
             w8_messages: 5_000,
             w9_messages: 5_000,
+            w10_secs: 120,
+            w10_rate: 3_500.0,
         }
     }
 
@@ -62,6 +68,8 @@ impl Sizes {
             w7_settle: Duration::from_secs(11),
             w8_messages: 20_000,
             w9_messages: 20_000,
+            w10_secs: 600,
+            w10_rate: 3_500.0,
         }
     }
 
@@ -79,6 +87,8 @@ impl Sizes {
             w7_settle: Duration::from_secs(1),
             w8_messages: 300,
             w9_messages: 300,
+            w10_secs: 20,
+            w10_rate: 500.0,
         }
     }
 }

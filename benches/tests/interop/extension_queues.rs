@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use pgmq_core::{Fence, QueueExt, ReadOptions, SendOptions, VisibleAt};
+use pgmq_core::{
+    Fence, QueueExt, ReadOptions, SendOptions, StorageParams, VacuumOutcome, VisibleAt,
+    CHURN_QUEUE_TABLE,
+};
 use serde_json::json;
 
 use crate::extension as ext;
@@ -133,6 +136,8 @@ async fn work_here(db: &Db, text: &str, made: Made) {
     assert_eq!(ext::set_vt(sql, text, later, 0).await.len(), 1);
     assert_eq!(ext::pop(sql, text, 1).await[0].msg_id, later);
 
+    churn_tuning(db, text).await;
+
     assert!(queue.drop_queue(&q).await.expect("drop"));
     assert!(!ext::list_queues(sql).await.iter().any(|(n, ..)| n == text));
     let tables: i64 = ext::scalar(
@@ -144,6 +149,66 @@ async fn work_here(db: &Db, text: &str, made: Made) {
     )
     .await;
     assert_eq!(tables, 0);
+}
+
+/// The extension made `text` without storage parameters: `set_storage` gives it the churn
+/// defaults (as `pg_class` shows them on the table, or on a partition of a partitioned one),
+/// keeps its messages, and `vacuum` runs on it.
+async fn churn_tuning(db: &Db, text: &str) {
+    let (queue, sql) = (&db.queue, &db.sql);
+    let q = name(text);
+    let reloptions = |table: String| async move {
+        let text: Option<String> = ext::scalar(
+            sql,
+            // The table itself, or for a partitioned one its first partition (Postgres
+            // keeps storage parameters on partitions only).
+            &format!(
+                "SELECT array_to_string(c.reloptions, ',') FROM pg_class c
+                 WHERE c.oid = COALESCE(
+                   (SELECT relid FROM pg_partition_tree('pgmq.{table}'::regclass)
+                    WHERE isleaf ORDER BY relid::text LIMIT 1),
+                   'pgmq.{table}'::regclass)"
+            ),
+        )
+        .await;
+        text.unwrap_or_default()
+    };
+    assert_eq!(
+        reloptions(format!("q_{text}")).await,
+        "",
+        "the extension sets none"
+    );
+    let length = queue.metrics(&q).await.expect("metrics").queue_length;
+    queue
+        .set_storage(&q, &StorageParams::churn())
+        .await
+        .expect("set_storage on the extension's queue");
+    let expected: Vec<String> = CHURN_QUEUE_TABLE
+        .iter()
+        .map(|(param, _)| (*param).to_owned())
+        .collect();
+    let got = reloptions(format!("q_{text}")).await;
+    for param in &expected {
+        assert!(
+            got.contains(&format!("{param}=")),
+            "{param} missing from {got}"
+        );
+    }
+    let archive = reloptions(format!("a_{text}")).await;
+    assert!(
+        archive.contains("autovacuum_vacuum_insert_scale_factor="),
+        "the archive's: {archive}"
+    );
+    let storage = queue.storage(&q).await.expect("storage");
+    assert_eq!(storage.queue_table.len(), expected.len(), "{storage:?}");
+    assert_eq!(
+        queue.metrics(&q).await.expect("metrics").queue_length,
+        length
+    );
+    assert_eq!(
+        queue.vacuum(&q).await.expect("vacuum"),
+        VacuumOutcome::Vacuumed
+    );
 }
 
 /// `pgmq.create_partitioned` needs pg_partman on the server; without it, this part is skipped
