@@ -13,9 +13,7 @@ pub(crate) fn on_queue(queue: &QueueName) -> impl FnOnce(Error) -> Error + '_ {
         Error::Database {
             kind: DbErrorKind::UndefinedTable,
             ..
-        } => Error::QueueNotFound {
-            queue: queue.to_string(),
-        },
+        } => Error::not_found(queue),
         other => other,
     }
 }

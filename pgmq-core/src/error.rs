@@ -252,6 +252,13 @@ impl Error {
         }
     }
 
+    /// [`QueueNotFound`](Self::QueueNotFound) naming `queue`.
+    pub(crate) fn not_found(queue: &crate::QueueName) -> Self {
+        Self::QueueNotFound {
+            queue: queue.to_string(),
+        }
+    }
+
     pub(crate) fn invalid(argument: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidArgument {
             argument,

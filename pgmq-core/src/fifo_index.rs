@@ -19,9 +19,7 @@ pub(crate) async fn require<E: Executor + ?Sized>(executor: &E, queue: &QueueNam
     }
     let mut row = run(executor, sql::fifo_index(queue)).await?.single()?;
     if !row.boolean("queue")? {
-        return Err(Error::QueueNotFound {
-            queue: queue.to_string(),
-        });
+        return Err(Error::not_found(queue));
     }
     let fix = format!("create it with Queue::create_fifo_index(\"{queue}\")");
     match row.opt_text("method")?.as_deref() {

@@ -115,9 +115,7 @@ impl<E: Executor + ?Sized> Queue for E {
             decode::metrics(installed(self, || sql::metrics(queue)).await?)?
                 .into_iter()
                 .next()
-                .ok_or_else(|| Error::QueueNotFound {
-                    queue: queue.to_string(),
-                })
+                .ok_or_else(|| Error::not_found(queue))
         })
         .await
     }

@@ -41,9 +41,7 @@ pub(crate) fn dead_letters(rows: Rows) -> Result<Option<Option<Dead>>> {
 /// A queue's attributes; no row means the queue does not exist.
 pub(crate) fn attributes(rows: Rows, queue: &QueueName) -> Result<QueueAttributes> {
     let Some(mut c) = rows.each().next() else {
-        return Err(Error::QueueNotFound {
-            queue: queue.to_string(),
-        });
+        return Err(Error::not_found(queue));
     };
     let millis = |v: Option<i64>| v.map(|ms| Duration::from_millis(unsigned(ms)));
     let default_vt = millis(c.opt_int8("default_vt_ms")?);
@@ -75,9 +73,7 @@ pub(crate) fn attributes_set(rows: Rows, queue: &QueueName, dlq: Option<&QueueNa
         reason,
     };
     if !c.boolean("queue_exists")? {
-        return Err(Error::QueueNotFound {
-            queue: queue.to_string(),
-        });
+        return Err(Error::not_found(queue));
     }
     let dlq = dlq.map(QueueName::as_str).unwrap_or_default();
     if !c.boolean("dead_letter_exists")? {

@@ -79,12 +79,6 @@ fn is_missing_table(e: &Error) -> bool {
     )
 }
 
-fn not_found(queue: &QueueName) -> Error {
-    Error::QueueNotFound {
-        queue: queue.to_string(),
-    }
-}
-
 /// See [`Queue::bind_topic`](crate::Queue::bind_topic).
 pub(crate) async fn bind<E: Executor + ?Sized>(
     executor: &E,
@@ -100,7 +94,7 @@ pub(crate) async fn bind<E: Executor + ?Sized>(
     if exists {
         Ok(())
     } else {
-        Err(not_found(queue))
+        Err(Error::not_found(queue))
     }
 }
 

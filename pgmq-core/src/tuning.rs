@@ -88,7 +88,7 @@ pub(crate) async fn vacuum<E: Executor + ?Sized>(
 ) -> Result<VacuumOutcome> {
     let mut check = run(executor, sql::vacuum_check(queue)).await?.single()?;
     if !check.boolean("queue")? {
-        return Err(not_found(queue));
+        return Err(Error::not_found(queue));
     }
     if !check.boolean("permitted")? {
         return Ok(VacuumOutcome::NotPermitted);
@@ -103,16 +103,10 @@ pub(crate) async fn vacuum<E: Executor + ?Sized>(
     Ok(VacuumOutcome::Vacuumed)
 }
 
-fn not_found(queue: &QueueName) -> Error {
-    Error::QueueNotFound {
-        queue: queue.to_string(),
-    }
-}
-
 fn decode(rows: Rows, queue: &QueueName) -> Result<QueueStorage> {
     let mut c = rows.single()?;
     if !c.boolean("queue")? {
-        return Err(not_found(queue));
+        return Err(Error::not_found(queue));
     }
     let count = |n: i64| u64::try_from(n).unwrap_or_default();
     Ok(QueueStorage {
