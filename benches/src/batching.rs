@@ -37,6 +37,12 @@ const W9_TASKS: usize = 64;
 /// Each pool of W8 and W9 (Postgres' default max_connections is 100).
 const POOL: u32 = 70;
 
+/// W8's producer and worker settings from the command line.
+pub(crate) struct Tuning {
+    pub(crate) producer: ProducerOptions,
+    pub(crate) read_ahead: Option<usize>,
+}
+
 /// A fresh queue (dropped first) named `name` (`-` as `_`) on `queue`.
 async fn fresh(queue: &dyn Queue, name: &str) -> Res<QueueName> {
     let name = QueueName::new(name.replace('-', "_"))?;
@@ -68,15 +74,20 @@ pub(crate) async fn w8_worker(
     name: QueueName,
     concurrency: usize,
     total: usize,
+    tuning: &Tuning,
 ) -> Res<f64> {
     warm(&queue, &name, W8_PRODUCERS + 8).await?;
     // The listening connection is up before the clock starts and stays up.
     let _listening = queue.subscribe(&name).await?;
-    let producer = BatchingProducer::new(Arc::clone(&queue), name.clone(), ProducerOptions::new())?;
-    let options = WorkerOptions::new()
+    let producer =
+        BatchingProducer::new(Arc::clone(&queue), name.clone(), tuning.producer.clone())?;
+    let mut options = WorkerOptions::new()
         .concurrency(concurrency)
         .batch_size(W8_BATCH)
         .ack_mode(AckMode::Archive);
+    if let Some(n) = tuning.read_ahead {
+        options = options.read_ahead(n);
+    }
     let worker = Worker::new(Arc::clone(&queue), name.clone(), options)?;
     let handled = Arc::new(AtomicUsize::new(0));
     let (all_handled, mut handled_all) = watch::channel(false);
@@ -216,15 +227,16 @@ async fn w9_send(
 }
 
 /// W9: [`W9_TASKS`] tasks send `total` single messages, through one shared
-/// [`BatchingProducer`] if `batched`, else each calling `send` itself; messages/s.
+/// [`BatchingProducer`] with the options `batched` if given, else each calling `send`
+/// itself; messages/s.
 pub(crate) async fn w9(
     queue: Arc<dyn Queue>,
     name: QueueName,
     total: usize,
-    batched: bool,
+    batched: Option<&ProducerOptions>,
 ) -> Res<f64> {
     let producer = batched
-        .then(|| BatchingProducer::new(Arc::clone(&queue), name.clone(), ProducerOptions::new()))
+        .map(|o| BatchingProducer::new(Arc::clone(&queue), name.clone(), o.clone()))
         .transpose()?;
     // One message per task first, untimed: every connection open, its statement prepared.
     w9_send(&queue, &name, producer.as_ref(), total, total + W9_TASKS).await?;
@@ -248,7 +260,11 @@ impl Bench {
             for backend in backends {
                 let queue = backends::connect(backend, &self.url, POOL).await?;
                 let name = fresh(&*queue, &format!("w8_{backend}_{concurrency}")).await?;
-                let v = w8_worker(queue, name, concurrency, total).await?;
+                let tuning = Tuning {
+                    producer: self.producer.clone(),
+                    read_ahead: self.read_ahead,
+                };
+                let v = w8_worker(queue, name, concurrency, total, &tuning).await?;
                 let system = format!("pgmq-rs/{backend}");
                 let note = "4 producers x 16 sends in flight via BatchingProducer; Worker, archive";
                 self.record(&w, &system, Unit::MsgsPerS, v, note);
@@ -276,11 +292,11 @@ impl Bench {
             let queue = backends::connect(backend, &self.url, POOL).await?;
             let system = format!("pgmq-rs/{backend}");
             let name = fresh(&*queue, &format!("w9_{backend}_direct")).await?;
-            let direct = w9(Arc::clone(&queue), name, total, false).await?;
+            let direct = w9(Arc::clone(&queue), name, total, None).await?;
             let note = format!("{W9_TASKS} tasks, each its own send");
             self.record("W9/direct", &system, Unit::MsgsPerS, direct, &note);
             let name = fresh(&*queue, &format!("w9_{backend}_producer")).await?;
-            let batched = w9(queue, name, total, true).await?;
+            let batched = w9(queue, name, total, Some(&self.producer)).await?;
             let note = format!(
                 "{W9_TASKS} tasks, one BatchingProducer; {:.2}x direct",
                 batched / direct

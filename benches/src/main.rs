@@ -14,8 +14,10 @@
 //! `--only W1,W2,W2-receipt,W2-dlq,...` (any case; `W5` runs W5-drain too),
 //! `--systems sqlx,tokio-postgres,diesel,pgmq-crate,pgbench`, `--quiet` (W1–W6 on queues
 //! without insert notifications), `--queues plain|unlogged|partitioned` (W1–W6's table
-//! layout; partitioned needs pg_partman on the server). The harness creates (and drops
-//! first) a database `pgmq_bench`.
+//! layout; partitioned needs pg_partman on the server), `--producer-window-us N` and
+//! `--producer-batches N` (W8's and W9's `BatchingProducer`: window and batches in flight),
+//! `--read-ahead N` (W8's worker). The harness creates (and drops first) a database
+//! `pgmq_bench`.
 //!
 //! Workloads: W1 single sends; W2 read one + delete (W2-receipt fenced by receipt, W2-dlq
 //! with a dead-letter policy); W3 batches of 100; W4 read 100 + archive; W5 4 producers with
@@ -97,6 +99,8 @@ async fn main() -> Res<()> {
         sizes: args.sizes,
         quiet: args.quiet,
         layout: args.layout,
+        producer: args.producer.clone(),
+        read_ahead: args.read_ahead,
         results: Vec::new(),
         admin,
         upstream: Arc::new(upstream),

@@ -19,6 +19,11 @@ pub(crate) struct Args {
     pub(crate) quiet: bool,
     /// How W1–W6's queues are made (`--queues plain|unlogged|partitioned`).
     pub(crate) layout: Layout,
+    /// The batching producer of W8 and W9 (`--producer-window-us`, `--producer-batches`;
+    /// default: the library's defaults).
+    pub(crate) producer: pgmq_core::ProducerOptions,
+    /// W8's worker's read-ahead (`--read-ahead`; default: the library's).
+    pub(crate) read_ahead: Option<usize>,
 }
 
 /// The table layout of the queues W1–W6 run on.
@@ -43,6 +48,8 @@ impl Args {
             write_md: false,
             quiet: false,
             layout: Layout::Plain,
+            producer: pgmq_core::ProducerOptions::new(),
+            read_ahead: None,
         };
         let list = |v: Option<String>, flag: &str| -> Res<Vec<String>> {
             let v = v.ok_or(format!("{flag} needs a value"))?;
@@ -64,6 +71,23 @@ impl Args {
                 }
                 "--soak-rate" => {
                     a.sizes.w10_rate = it.next().ok_or("--soak-rate needs a value")?.parse()?;
+                }
+                "--producer-window-us" => {
+                    let us = it
+                        .next()
+                        .ok_or("--producer-window-us needs a value")?
+                        .parse()?;
+                    a.producer = a.producer.window(std::time::Duration::from_micros(us));
+                }
+                "--producer-batches" => {
+                    let n = it
+                        .next()
+                        .ok_or("--producer-batches needs a value")?
+                        .parse()?;
+                    a.producer = a.producer.max_in_flight_batches(n);
+                }
+                "--read-ahead" => {
+                    a.read_ahead = Some(it.next().ok_or("--read-ahead needs a value")?.parse()?);
                 }
                 "--systems" => a.systems = Some(list(it.next(), "--systems")?),
                 "--write-md" => a.write_md = true,

@@ -13,7 +13,7 @@ use crate::options::{VisibleAt, MAX_BATCH};
 use crate::queue::Queue;
 use crate::receipt::Receipt;
 
-/// The handler is running; the heartbeat extends its claim.
+/// The handler is running or waiting for a slot; the heartbeat extends its claim.
 pub(super) const RUNNING: u8 = 0;
 /// The handler has finished and its task is acknowledging or releasing the message: the
 /// heartbeat leaves it alone (a stale answer now means only that the ack came first).
@@ -22,7 +22,7 @@ pub(super) const SETTLING: u8 = 1;
 /// outcome is not acted on.
 pub(super) const LOST: u8 = 2;
 
-/// One handler in flight.
+/// One message in flight: its handler running, or waiting for a slot (read ahead).
 pub(super) struct Flight {
     pub(super) receipt: Receipt,
     /// [`RUNNING`], [`SETTLING`] or [`LOST`], shared with the handler's task.

@@ -76,11 +76,14 @@ enum Done {
 /// coalesced statements, retries failures after a backoff, and shuts down gracefully.
 ///
 /// # What it does
-/// - **Reads** up to [`batch_size`](WorkerOptions::batch_size) messages (never more than the
-///   free handler slots of [`concurrency`](WorkerOptions::concurrency)) with
-///   [`read_json`](Queue::read_json) for [`vt`](WorkerOptions::vt). A read that finds nothing
-///   is repeated after [`poll_interval`](WorkerOptions::poll_interval).
-/// - **Runs** the handler for each message in a task of its own.
+/// - **Reads** up to [`batch_size`](WorkerOptions::batch_size) messages with
+///   [`read_json`](Queue::read_json) for [`vt`](WorkerOptions::vt), while it holds fewer
+///   than [`concurrency`](WorkerOptions::concurrency) plus
+///   [`read_ahead`](WorkerOptions::read_ahead) messages. A read that finds nothing parks on
+///   the queue's notifications (or waits [`poll_interval`](WorkerOptions::poll_interval)
+///   where there are none).
+/// - **Runs** the handler for each message in a task of its own, at most `concurrency` at
+///   once; messages read ahead start, in read order, as slots free.
 /// - **Heartbeats**: every `vt / 3`, one [`set_vt_receipts`](Queue::set_vt_receipts) extends
 ///   by `vt` the claim of every handler that has held its message for a while. Receipts fence
 ///   it: an extension never revives a message someone else has read since. When one finds

@@ -22,10 +22,22 @@ pub enum AckMode {
 #[non_exhaustive]
 pub struct WorkerOptions {
     /// The most messages one read asks for, 1 to [`MAX_BATCH`]. Default 10. A read never
-    /// asks for more than the free handler slots.
+    /// asks for more than the free handler slots plus the [`read_ahead`](Self::read_ahead).
     pub batch_size: usize,
     /// The most handlers running at once, 1 to [`MAX_BATCH`]. Default 10.
     pub concurrency: usize,
+    /// How many messages the worker may hold claimed beyond its running handlers, 0 to
+    /// [`MAX_BATCH`], at most [`concurrency`](Self::concurrency) in effect. Default 10.
+    ///
+    /// Reading ahead lets a handler slot that frees start the next message at once, instead of
+    /// waiting a round trip for the read that refills it: with short handlers that wait is a
+    /// large share of each slot's time (see the W8 workload in BENCHMARKS.md). A message read
+    /// ahead is claimed like a running one: its claim is extended by the heartbeat, and at
+    /// shutdown it is handled within the [`grace`](Self::grace) period like the handlers in
+    /// flight (or, past it, made visible again at once). The cost: messages read ahead are
+    /// not available to other consumers meanwhile, and each read counts a receive. With
+    /// slow handlers and several workers, a small value (or 0) spreads work more evenly.
+    pub read_ahead: usize,
     /// The visibility timeout of each read, at least [`MIN_VT`](Self::MIN_VT) and at most
     /// [`MAX_DELAY`]. Default 30 s. A handler still running after about a third of it has its
     /// claim extended by this much, every third of it, as long as it runs.
@@ -83,6 +95,7 @@ impl Default for WorkerOptions {
         Self {
             batch_size: 10,
             concurrency: 10,
+            read_ahead: 10,
             vt: Duration::from_secs(30),
             ack_mode: AckMode::Delete,
             ack_interval: Duration::from_millis(5),
@@ -119,6 +132,12 @@ impl WorkerOptions {
     /// Set the [`concurrency`](Self::concurrency).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self
+    }
+
+    /// Set the [`read_ahead`](Self::read_ahead); 0 reads only for free handler slots.
+    pub fn read_ahead(mut self, n: usize) -> Self {
+        self.read_ahead = n;
         self
     }
 
@@ -181,6 +200,11 @@ impl WorkerOptions {
         self
     }
 
+    /// The most messages the worker holds claimed: its handlers plus those read ahead.
+    pub(super) fn max_held(&self) -> usize {
+        self.concurrency + self.read_ahead.min(self.concurrency)
+    }
+
     /// The read this worker makes for at most `qty` messages.
     pub(super) fn read(&self, qty: usize) -> crate::ReadOptions {
         let read = crate::ReadOptions::new().qty(qty).vt(self.vt);
@@ -202,6 +226,10 @@ impl WorkerOptions {
                     format!("{n} is outside 1..={MAX_BATCH}"),
                 ));
             }
+        }
+        if self.read_ahead > MAX_BATCH {
+            let reason = format!("{} is outside 0..={MAX_BATCH}", self.read_ahead);
+            return Err(Error::invalid("read_ahead", reason));
         }
         if self.vt < Self::MIN_VT || self.vt > MAX_DELAY {
             let reason = format!("{:?} is outside 100 ms..=365 days", self.vt);
@@ -235,6 +263,7 @@ mod tests {
         assert!(WorkerOptions::new().check().is_ok());
         assert!(WorkerOptions::new().vacuum_every(1).check().is_ok());
         assert!(WorkerOptions::new().without_vacuum().check().is_ok());
+        assert!(WorkerOptions::new().read_ahead(0).check().is_ok());
         let bad = [
             (WorkerOptions::new().batch_size(0), "batch_size"),
             (
@@ -258,6 +287,7 @@ mod tests {
                 "backoff",
             ),
             (WorkerOptions::new().vacuum_every(0), "vacuum_every"),
+            (WorkerOptions::new().read_ahead(MAX_BATCH + 1), "read_ahead"),
         ];
         for (options, expected) in bad {
             match options.check() {

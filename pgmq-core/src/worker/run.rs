@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
@@ -83,6 +84,8 @@ where
     // Acknowledgements of handlers that succeeded, until their flush answers.
     let mut acking: JoinSet<Option<Fence>> = JoinSet::new();
     let mut flights = Flights::new();
+    // Handler slots: a message read ahead waits here (in read order) for one to free.
+    let slots = Arc::new(Semaphore::new(o.concurrency));
     let mut summary = WorkerSummary::default();
     let mut vacuums = Vacuums::new(o.vacuum_every);
     let mut beat = interval(o.vt / 3);
@@ -105,7 +108,7 @@ where
         if stop_by.is_some() && tasks.is_empty() && acking.is_empty() {
             break;
         }
-        let free = o.concurrency.saturating_sub(flights.len());
+        let free = o.max_held().saturating_sub(flights.len());
         let grace_end = stop_by.unwrap_or_else(|| Instant::now() + o.grace);
         tokio::select! {
             biased;
@@ -171,7 +174,8 @@ where
                             sub.pass_on();
                         }
                         for message in messages {
-                            spawn(&ctx, &handler, &acks, &mut tasks, &mut flights, message, now);
+                            let to = Spawn { tasks: &mut tasks, flights: &mut flights, slots: &slots };
+                            spawn(&ctx, &handler, &acks, to, message, now);
                         }
                     }
                     Err(error) if error.is_retryable() => {
@@ -222,13 +226,20 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
-/// Starts the handler for `message` in a task of its own.
+/// Where [`spawn`] puts a message's task.
+struct Spawn<'a> {
+    tasks: &'a mut JoinSet<Done>,
+    flights: &'a mut Flights,
+    slots: &'a Arc<Semaphore>,
+}
+
+/// Starts a task for `message`, which waits for a handler slot (a message read ahead waits
+/// until one frees), runs the handler and settles the message.
 fn spawn<F, Fut, E>(
     ctx: &Arc<Context>,
     handler: &Arc<F>,
     acks: &Acks,
-    tasks: &mut JoinSet<Done>,
-    flights: &mut Flights,
+    to: Spawn<'_>,
     message: Message,
     read_at: Instant,
 ) where
@@ -238,33 +249,46 @@ fn spawn<F, Fut, E>(
 {
     let receipt = message.receipt();
     let state = running();
-    let (ctx2, handler, acks, state2) = (
+    let (ctx2, handler, acks, state2, slots) = (
         Arc::clone(ctx),
         Arc::clone(handler),
         acks.clone(),
         Arc::clone(&state),
+        Arc::clone(to.slots),
     );
     let (msg_id, read_ct) = (message.msg_id, message.read_ct);
-    let handle = tasks.spawn(trace::processing(&ctx.name, msg_id, read_ct, async move {
-        let result = handler(message).await;
-        if !settle(&state2, SETTLING) {
+    let handle = to.tasks.spawn(async move {
+        // The semaphore is fair (messages start in read order) and never closed.
+        let slot = slots.acquire_owned().await.ok();
+        if state2.load(Ordering::Acquire) == LOST {
+            // The claim ran out while the message waited: someone else holds it now.
             return Done::Lost;
         }
-        match result {
-            // The slot frees now; the acknowledgement's answer is counted when it comes.
-            Ok(()) => match acks.enqueue(receipt) {
-                Some(answer) => Done::Handled(answer),
-                None => Done::AckError,
-            },
-            Err(_) => {
-                let at = ctx2.retry_at(receipt.read_ct);
-                // Best effort: if this fails, the message reappears when its claim runs out.
-                let _ = ctx2.queue.set_vt_receipt(&ctx2.name, receipt, at).await;
-                Done::Failed
+        let name = ctx2.name.clone();
+        trace::processing(&name, msg_id, read_ct, async move {
+            let result = handler(message).await;
+            drop(slot);
+            if !settle(&state2, SETTLING) {
+                return Done::Lost;
             }
-        }
-    }));
-    flights.insert(
+            match result {
+                // The slot is free; the acknowledgement's answer is counted when it comes.
+                Ok(()) => match acks.enqueue(receipt) {
+                    Some(answer) => Done::Handled(answer),
+                    None => Done::AckError,
+                },
+                Err(_) => {
+                    let at = ctx2.retry_at(receipt.read_ct);
+                    // Best effort: if this fails, the message reappears when its claim runs
+                    // out.
+                    let _ = ctx2.queue.set_vt_receipt(&ctx2.name, receipt, at).await;
+                    Done::Failed
+                }
+            }
+        })
+        .await
+    });
+    to.flights.insert(
         handle.id(),
         Flight {
             receipt,

@@ -200,6 +200,8 @@ macro_rules! __conformance_expand {
             worker_survives_a_panicking_handler_and_retries_its_message,
             worker_heartbeats_keep_a_slow_handlers_claim,
             worker_shutdown_waits_for_handlers_in_flight_and_acks_them,
+            worker_runs_at_most_concurrency_handlers_and_reads_ahead_a_bounded_few,
+            worker_shutdown_handles_messages_read_ahead,
             worker_aborts_handlers_past_the_grace_period_and_releases_them,
             worker_leaves_an_always_failing_message_to_the_dead_letter_queue,
             worker_rejects_invalid_options_and_unknown_queues,

@@ -1,5 +1,6 @@
 //! [`Recording`]: a [`Queue`] that forwards every operation to another and records what the
-//! cases about batching look at: the batches sent and the `delete_receipts` statements.
+//! cases about batching look at: the batches sent, the `delete_receipts` statements and the
+//! messages reads returned.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,11 +14,12 @@ use pgmq_core::{
 };
 
 /// Forwards to `inner`, recording each `send_batch_json` batch and counting
-/// `delete_receipts` statements.
+/// `delete_receipts` statements and the messages `read_json` returned.
 pub(crate) struct Recording {
     inner: Arc<dyn Queue>,
     batches: Mutex<Vec<Vec<Value>>>,
     delete_receipts: AtomicUsize,
+    read: AtomicUsize,
 }
 
 impl Recording {
@@ -26,6 +28,7 @@ impl Recording {
             inner: Arc::clone(inner),
             batches: Mutex::new(Vec::new()),
             delete_receipts: AtomicUsize::new(0),
+            read: AtomicUsize::new(0),
         })
     }
 
@@ -40,6 +43,11 @@ impl Recording {
     /// How many `delete_receipts` statements ran.
     pub(crate) fn delete_receipt_statements(&self) -> usize {
         self.delete_receipts.load(Ordering::SeqCst)
+    }
+
+    /// How many messages `read_json` has returned.
+    pub(crate) fn messages_read(&self) -> usize {
+        self.read.load(Ordering::SeqCst)
     }
 }
 
@@ -82,7 +90,9 @@ impl Queue for Recording {
         self.inner.send_batch_json(queue, messages, options).await
     }
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>> {
-        self.inner.read_json(queue, options).await
+        let read = self.inner.read_json(queue, options).await?;
+        self.read.fetch_add(read.len(), Ordering::SeqCst);
+        Ok(read)
     }
     async fn pop_json(&self, queue: &QueueName, qty: usize) -> Result<Vec<Message>> {
         self.inner.pop_json(queue, qty).await

@@ -233,7 +233,8 @@ pub async fn worker_heartbeats_keep_a_slow_handlers_claim(q: Arc<dyn Queue>) {
 }
 
 /// Shutting down while a handler runs: the worker reads nothing more, waits for the
-/// handler, acknowledges it, and says so in its summary.
+/// handler, acknowledges it, and says so in its summary. (Without reading ahead, so the
+/// second message is never read.)
 pub async fn worker_shutdown_waits_for_handlers_in_flight_and_acks_them(q: Arc<dyn Queue>) {
     let name = fresh(&*q, "wrk_stop").await;
     let ids = q
@@ -242,7 +243,7 @@ pub async fn worker_shutdown_waits_for_handlers_in_flight_and_acks_them(q: Arc<d
         .expect("send");
     let (started, on_start) = oneshot::channel::<()>();
     let started = Arc::new(Mutex::new(Some(started)));
-    let options = quick().concurrency(1).batch_size(1);
+    let options = quick().concurrency(1).batch_size(1).read_ahead(0);
     let worker = start(Arc::clone(&q), &name, options, move |_| {
         if let Some(tx) = started
             .lock()
@@ -267,6 +268,131 @@ pub async fn worker_shutdown_waits_for_handlers_in_flight_and_acks_them(q: Arc<d
         .expect("read");
     let left: Vec<(i64, i32)> = left.iter().map(|m| (m.msg_id, m.read_ct)).collect();
     assert_eq!(left, vec![(ids[1], 1)]);
+    cleanup(&*q, &name).await;
+}
+
+/// Waits (up to 10 s) until `name` on `q` has `n` messages in flight (read, not yet
+/// visible again).
+async fn until_in_flight(q: &dyn Queue, name: &QueueName, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = q
+            .metrics(name)
+            .await
+            .expect("metrics")
+            .queue_in_flight_length;
+        if now == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} has {now} messages in flight, not {n}"
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// 24 messages, 4 handlers at once and 3 read ahead: never more than 4 handlers run at
+/// once (and 4 do); the worker never holds more than 7 messages whose handler has not
+/// finished (counted from what its reads returned), and does hold more than 4 at some point
+/// (it reads ahead); every message is handled exactly once.
+pub async fn worker_runs_at_most_concurrency_handlers_and_reads_ahead_a_bounded_few(
+    q: Arc<dyn Queue>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    let name = fresh(&*q, "wrk_bound").await;
+    let bodies: Vec<Value> = (0..24).map(|i| json!({ "i": i })).collect();
+    let ids = q
+        .send_batch(&name, &bodies, SendOptions::new())
+        .await
+        .expect("send");
+    let counting = Recording::new(&q);
+    let (running, most, finished) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let attempts = Attempts::default();
+    let (run2, most2, fin2, seen_by) = (
+        Arc::clone(&running),
+        Arc::clone(&most),
+        Arc::clone(&finished),
+        Arc::clone(&attempts),
+    );
+    let options = quick().concurrency(4).read_ahead(3).batch_size(10);
+    let worker = start(counting.clone(), &name, options, move |m| {
+        record(&seen_by, &m);
+        let (running, most, finished) = (Arc::clone(&run2), Arc::clone(&most2), Arc::clone(&fin2));
+        async move {
+            let now = running.fetch_add(1, SeqCst) + 1;
+            most.fetch_max(now, SeqCst);
+            sleep(Duration::from_millis(60)).await;
+            running.fetch_sub(1, SeqCst);
+            finished.fetch_add(1, SeqCst);
+            Ok(())
+        }
+    });
+    // Sample what the worker holds while it works through the queue. `finished` is read
+    // first: the difference can only overstate what it holds.
+    let mut held = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while finished.load(SeqCst) < 24 {
+        let done = finished.load(SeqCst);
+        held.push(counting.messages_read() - done);
+        assert!(Instant::now() < deadline, "the worker did not finish");
+        sleep(Duration::from_millis(5)).await;
+    }
+    until_length(&*q, &name, 0).await;
+    let summary = worker.stop().await;
+    assert_eq!(
+        most.load(SeqCst),
+        4,
+        "handlers at once: at most (and at some point) 4"
+    );
+    let peak = held.iter().copied().max().unwrap_or(0);
+    assert!(
+        (5..=7).contains(&peak),
+        "held at once: {held:?}; expected more than 4 (read ahead), at most 7"
+    );
+    let mut handled: Vec<i64> = seen(&attempts).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(handled.len(), 24, "each handled once: {handled:?}");
+    handled.sort_unstable();
+    assert_eq!(handled, ids);
+    assert_eq!(summary.processed, 24, "{summary:?}");
+    cleanup(&*q, &name).await;
+}
+
+/// A message read ahead when the shutdown comes is handled in the grace period like the
+/// ones running (it is claimed; dropping it would cost it a receive), and a message never
+/// read stays unread.
+pub async fn worker_shutdown_handles_messages_read_ahead(q: Arc<dyn Queue>) {
+    let name = fresh(&*q, "wrk_stop_ahead").await;
+    let ids = q
+        .send_batch(&name, &[1, 2, 3], SendOptions::new())
+        .await
+        .expect("send");
+    let attempts = Attempts::default();
+    let seen_by = Arc::clone(&attempts);
+    let options = quick().concurrency(1).batch_size(1).read_ahead(1);
+    let worker = start(Arc::clone(&q), &name, options, move |m| {
+        record(&seen_by, &m);
+        async move {
+            sleep(Duration::from_millis(400)).await;
+            Ok(())
+        }
+    });
+    // One running, one read ahead.
+    until_in_flight(&*q, &name, 2).await;
+    let summary = worker.stop().await;
+    assert_eq!((summary.processed, summary.aborted), (2, 0), "{summary:?}");
+    assert_eq!(seen(&attempts), vec![(ids[0], 1), (ids[1], 1)]);
+    let left = q
+        .read_json(&name, ReadOptions::new().qty(10))
+        .await
+        .expect("read");
+    let left: Vec<(i64, i32)> = left.iter().map(|m| (m.msg_id, m.read_ct)).collect();
+    assert_eq!(left, vec![(ids[2], 1)], "the third was never read");
     cleanup(&*q, &name).await;
 }
 
