@@ -57,8 +57,10 @@ pub(crate) async fn ask<Q: Queue + ?Sized>(
 /// On an executor that can listen, the reader subscribes to the queue's notifications, and
 /// after an empty read asks [`Queue::readiness`] and reads once more before it parks: parked,
 /// it holds no connection and runs no query until a notification, the next message's
-/// visibility time, or the deadline. Otherwise it pauses with `sleep` for `interval` (at
-/// least 1 ms, never past the deadline) between attempts.
+/// visibility time, or the deadline. Each of its statements waits for a turn
+/// ([`Subscription::turn_to_read`]): a few of the process's waiting readers of a queue read
+/// at a time. Otherwise it pauses with `sleep` for `interval` (at least 1 ms, never past the
+/// deadline) between attempts.
 pub(crate) async fn until_some<Q, T, F, Fut, S, SFut>(
     queue: &Q,
     name: &QueueName,
@@ -77,7 +79,9 @@ where
     let deadline = Instant::now() + wait;
     let interval = interval.max(Duration::from_millis(1));
     let mut sub = queue.subscribe(name).await?;
+    let my_turn = sub.turn_to_read().await;
     let mut found = attempt().await?;
+    drop(my_turn);
     // Whether this reader has parked: one woken that finds messages passes the turn on.
     let mut parked = false;
     loop {
@@ -91,16 +95,19 @@ where
         if Instant::now() >= deadline {
             return Ok(found);
         }
+        // One turn for the question and the read it covers.
+        let my_turn = sub.turn_to_read().await;
         let ready = ask(queue, name, &mut sub).await?;
         if ready.is_some() {
             // The read the answer covers.
             found = attempt().await?;
-            if !found.is_empty() {
-                if parked {
-                    sub.pass_on();
-                }
-                return Ok(found);
+        }
+        drop(my_turn);
+        if !found.is_empty() {
+            if parked {
+                sub.pass_on();
             }
+            return Ok(found);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let pause = pause(&sub, ready.as_ref(), interval).map_or(left, |p| p.min(left));
@@ -113,6 +120,8 @@ where
         } else {
             sleep(pause).await;
         }
+        let my_turn = sub.turn_to_read().await;
         found = attempt().await?;
+        drop(my_turn);
     }
 }

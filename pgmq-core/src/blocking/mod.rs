@@ -121,6 +121,9 @@ fn block_on<F: Future>(future: F) -> F::Output {
 /// code behind them is the same.
 pub struct BlockingQueue<E> {
     bridge: Bridge<E>,
+    /// The reads with a wait in progress on this connection (from several threads), and the
+    /// notifications they have seen: see [`wait`].
+    waiting: wait::Waiting,
 }
 
 impl<E: BlockingExecutor> BlockingQueue<E> {
@@ -128,6 +131,7 @@ impl<E: BlockingExecutor> BlockingQueue<E> {
     pub fn new(executor: E) -> Self {
         Self {
             bridge: Bridge(Mutex::new(executor)),
+            waiting: wait::Waiting::default(),
         }
     }
 

@@ -131,6 +131,15 @@ impl Subscription {
         }
     }
 
+    /// Waits for this reader's turn to read: at most [`hub::READERS_AT_ONCE`] of the
+    /// process's waiting readers of this queue run a statement at a time. `None` at once for
+    /// a reader that cannot listen (a queue on a caller's connection or transaction: it
+    /// shares nothing with the others). Dropping the permit ends the turn.
+    pub(crate) async fn turn_to_read(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let l = self.inner.as_ref()?;
+        Arc::clone(&l.turn.reading).acquire_owned().await.ok()
+    }
+
     /// Passes this queue's turn on to another parked reader: call it after a read that
     /// found messages (there may be more than this reader takes). No-op when not listening.
     pub fn pass_on(&self) {

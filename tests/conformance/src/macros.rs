@@ -144,6 +144,7 @@ macro_rules! __conformance_expand {
             redrive_to_a_named_queue_honours_the_rate,
             redrive_bad_input_is_rejected_and_moves_nothing,
             a_waiting_read_wakes_soon_after_a_send,
+            many_waiting_reads_each_get_one_of_a_batch,
             a_waiting_read_wakes_when_a_delayed_message_becomes_visible,
             a_subscription_wakes_on_a_send_to_its_queue,
             readiness_reports_the_next_message_and_the_notifications,

@@ -57,6 +57,80 @@ pub async fn a_waiting_read_wakes_soon_after_a_send(q: &dyn Queue) {
     cleanup(q, &name).await;
 }
 
+/// Polls every future in `futs` until all are done; their outputs in order. (Cases here
+/// borrow the queue, so they cannot spawn.)
+async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *o = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Twelve reads waiting on one empty queue (more than the readers of a process that read
+/// at once): a batch of twelve sends reaches every one of them, one message each, none
+/// twice, within moments. (On the blocking twin they share one connection: a notification
+/// one of them takes wakes the others too.)
+pub async fn many_waiting_reads_each_get_one_of_a_batch(q: &dyn Queue) {
+    let name = fresh(q, "wake_many").await;
+    let (_, poll) = interval(q, &name).await;
+    let n = 12;
+    let readers: Vec<_> = (0..n)
+        .map(|_| {
+            q.read_json(
+                &name,
+                ReadOptions::new()
+                    .qty(1)
+                    .wait(Duration::from_secs(20))
+                    .poll_interval(poll),
+            )
+        })
+        .collect();
+    let sender = async {
+        sleep(Duration::from_millis(400)).await;
+        let bodies: Vec<_> = (0..n).map(|i| json!({ "i": i })).collect();
+        let ids = q
+            .send_batch(&name, &bodies, SendOptions::new())
+            .await
+            .expect("send_batch");
+        (ids, Instant::now())
+    };
+    let (got, (ids, sent_at)) = tokio::join!(join_all(readers), sender);
+    let took = sent_at.elapsed();
+    let mut got: Vec<i64> = got
+        .into_iter()
+        .map(|r| {
+            let r = r.expect("read with wait");
+            assert_eq!(r.len(), 1, "each reader gets one message: {r:?}");
+            r[0].msg_id
+        })
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, ids, "every message to exactly one reader");
+    assert!(
+        took < Duration::from_secs(5),
+        "the last woke {took:?} after the send"
+    );
+    cleanup(q, &name).await;
+}
+
 /// A read waiting on a queue whose only message is delayed wakes when it becomes visible,
 /// with no send to wake it.
 pub async fn a_waiting_read_wakes_when_a_delayed_message_becomes_visible(q: &dyn Queue) {
