@@ -102,8 +102,14 @@ pub(crate) fn check(results: &[Measurement]) -> String {
             }
             "W7/idle" => {
                 let q = m.queries_per_min.unwrap_or(f64::NAN);
+                let scans = results
+                    .iter()
+                    .find(|s| s.workload == "W7/idle-scans" && s.system == m.system)
+                    .and_then(|s| s.queries_per_min)
+                    .unwrap_or(f64::NAN);
                 let text = format!(
-                    "W7 {}: {q:.1} queries/min while 16 consumers wait (0)",
+                    "W7 {}: {q:.1} queries/min in the database while 16 consumers wait (0); \
+                     {scans:.1} scans/min of the queue's table",
                     m.system
                 );
                 line(&mut out, q == 0.0, text);

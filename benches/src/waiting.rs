@@ -93,33 +93,40 @@ fn median_p99(samples: &[f64]) -> (f64, f64) {
     (samples[n / 2], samples[p99.min(n - 1)])
 }
 
-/// The transactions (committed and rolled back) of the database of `url` so far, on a
+/// The transactions (committed and rolled back) of the database of `url` so far, and the
+/// scans (sequential and index) of `table` so far, on a
 /// connection of its own, in plain (simple protocol) queries so each is one transaction:
 /// the connection's start-up, a request to publish its own statistics at once (which the
 /// server does before it answers), then the count, of which the count itself holds the first
 /// two. The connection then closes, which publishes the third.
-async fn transactions(url: &str) -> Res<i64> {
+async fn transactions(url: &str, table: &str) -> Res<(i64, i64)> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
     // In `FROM`, so the answers are bigints (no look-up of the type `void`).
     sqlx::raw_sql("SELECT count(*) FROM pg_stat_force_next_flush()")
         .execute(&mut conn)
         .await?;
     // One query of two statements: one transaction.
-    let rows = sqlx::raw_sql(
+    let sql = format!(
         "SELECT count(*) FROM pg_stat_clear_snapshot(); \
-         SELECT xact_commit + xact_rollback FROM pg_stat_database \
-         WHERE datname = current_database()",
-    )
-    .fetch_all(&mut conn)
-    .await?;
-    let n: i64 = rows.last().ok_or("no transaction count")?.try_get(0)?;
+         SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database \
+                 WHERE datname = current_database()), \
+                (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) \
+                 FROM pg_stat_user_tables WHERE relid = '{table}'::regclass)"
+    );
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut conn)
+        .await?;
+    let row = rows.last().ok_or("no transaction count")?;
+    let (n, scans): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     conn.close().await?;
-    Ok(n)
+    Ok((n, scans))
 }
 
 /// W7 idle: [`IDLE_CONSUMERS`] consumers wait on empty `s` (reads with a wait of 60 s or
 /// more, [`LONG`] between looks); the database's transactions during `window`, less the
-/// harness's own, per minute.
+/// harness's own, per minute; and the scans of the queue's table `table` per minute (every
+/// read and readiness question scans it; autovacuum, which the transaction count also
+/// sees, does not).
 ///
 /// The consumers first settle for `settle`: what a backend runs less than a second after its
 /// last publication waits up to 10 s (PGSTAT_IDLE_INTERVAL) to be published, so the
@@ -128,9 +135,10 @@ async fn transactions(url: &str) -> Res<i64> {
 pub(crate) async fn w7_idle(
     s: Arc<dyn System>,
     url: &str,
+    table: &str,
     window: Duration,
     settle: Duration,
-) -> Res<f64> {
+) -> Res<(f64, f64)> {
     let wait = IDLE_WAIT.max(settle + window + FLUSH * 2);
     let consumers: Vec<_> = (0..IDLE_CONSUMERS)
         .map(|_| {
@@ -145,10 +153,10 @@ pub(crate) async fn w7_idle(
         })
         .collect();
     sleep(settle).await;
-    let before = transactions(url).await?;
+    let before = transactions(url, table).await?;
     sleep(window).await;
     sleep(FLUSH).await;
-    let after = transactions(url).await?;
+    let after = transactions(url, table).await?;
     for c in consumers {
         if c.is_finished() {
             c.await??;
@@ -156,8 +164,10 @@ pub(crate) async fn w7_idle(
         }
         c.abort();
     }
-    let queries = (after - before - HARNESS_XACTS) as f64;
-    Ok(queries * 60.0 / window.as_secs_f64())
+    let queries = (after.0 - before.0 - HARNESS_XACTS) as f64;
+    let scans = (after.1 - before.1) as f64;
+    let per_min = 60.0 / window.as_secs_f64();
+    Ok((queries * per_min, scans * per_min))
 }
 
 /// W5-wait: as [`w5`](crate::workloads::w5), but a consumer reads with a wait ([`W5_WAIT`],
@@ -228,14 +238,18 @@ impl Bench {
             // A pool of its own: the latency pool's connections close (and so publish their
             // statistics) now, not inside the idle window.
             let queue = backends::connect(backend, &self.url, W7_POOL).await?;
-            let s = self.ours(queue, &format!("w7_idle_{backend}")).await?;
+            let name = format!("w7_idle_{backend}");
+            let s = self.ours(queue, &name).await?;
             let (window, settle) = (self.sizes.w7_idle, self.sizes.w7_settle);
-            let per_min = w7_idle(s, &self.url, window, settle).await?;
+            let table = format!("pgmq.q_{}", name.replace('-', "_"));
+            let (per_min, scans) = w7_idle(s, &self.url, &table, window, settle).await?;
             let note = format!(
                 "{IDLE_CONSUMERS} consumers waiting on an empty queue for {} s",
                 window.as_secs()
             );
             self.record("W7/idle", &system, Unit::QueriesPerMin, per_min, &note);
+            let note = "scans of the queue's table in the same window";
+            self.record("W7/idle-scans", &system, Unit::QueriesPerMin, scans, note);
         }
         if self.crate_on {
             let pool = pool_options(W7_POOL).connect(&self.url).await?;
