@@ -4,10 +4,7 @@
 //! The trigger is per statement, so a batch notifies once. Its function takes the throttle
 //! as an argument: without a throttle it notifies at once and touches no table (the
 //! extension's function updates a throttle row on every insert, which makes concurrent
-//! senders queue behind that row's lock until they commit). With a throttle, a send that
-//! finds the row locked by another's notification skips it (`SKIP LOCKED`) and stays silent
-//! rather than wait for that commit: 4 concurrent senders kept 0.83x of their rate without
-//! notifications instead of 0.75x (pgbench, ten alternating 4 s runs, medians).
+//! senders queue behind that row's lock until they commit).
 
 use super::{columns, queue_lock_key, queue_table, Binds};
 use crate::adapter::{Column, Statement};
@@ -57,14 +54,15 @@ pub(super) fn install_body() -> String {
                           AND clock_timestamp() - t.last_notified_at
                               < t.throttle_interval_ms * interval '1 millisecond');
       IF NOT silent THEN
-        -- A send that finds another notifying (the row locked until that one commits) stays
-        -- silent instead of queueing behind its commit: that notification covers it.
+        -- No `SKIP LOCKED` here: a send that skipped a row locked by another send's
+        -- notification would stay silent on a notification that never comes if that send
+        -- rolls back (or if the lock is `enable_notify_insert`'s), and a reader already
+        -- parked would miss it. Waiting for the row costs 4 concurrent senders about 8% (see
+        -- BENCHMARKS.md, fifth session).
         UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
-        WHERE t.queue_name = (SELECT u.queue_name FROM {THROTTLE_TABLE} u
-                              WHERE u.queue_name = queue
-                                AND clock_timestamp() - u.last_notified_at
-                                    >= u.throttle_interval_ms * interval '1 millisecond'
-                              FOR UPDATE SKIP LOCKED);
+        WHERE t.queue_name = queue
+          AND clock_timestamp() - t.last_notified_at
+              >= t.throttle_interval_ms * interval '1 millisecond';
         silent := NOT FOUND;
       END IF;
       IF silent THEN
