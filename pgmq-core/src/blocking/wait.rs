@@ -45,17 +45,18 @@ impl Waiting {
         Ok(listens)
     }
 
-    /// Counts one reader of `channel` less; true if it was the last one and the connection
-    /// listens (so it is time to `UNLISTEN`).
-    fn leave(&self, channel: &str) -> bool {
+    /// Counts one reader of `channel` less; the last one calls `unlisten` (if the connection
+    /// listens), before any new reader can join and `LISTEN` again.
+    fn leave(&self, channel: &str, unlisten: impl FnOnce()) {
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         match readers.get_mut(channel) {
-            Some((n, _)) if *n > 1 => {
-                *n -= 1;
-                false
+            Some((n, _)) if *n > 1 => *n -= 1,
+            Some(_) => {
+                if readers.remove(channel).is_some_and(|(_, listens)| listens) {
+                    unlisten();
+                }
             }
-            Some(_) => readers.remove(channel).is_some_and(|(_, listens)| listens),
-            None => false,
+            None => {}
         }
     }
 }
@@ -83,10 +84,10 @@ where
         Ok(false) => block_on(bridge.read(name, options)),
         Err(error) => return Err(error),
     };
-    if waiting.leave(&channel) {
+    waiting.leave(&channel, || {
         // Best effort: a connection that failed mid-wait reports that failure instead.
         let _ = bridge.lock().map(|mut e| e.unlisten(&channel));
-    }
+    });
     result
 }
 

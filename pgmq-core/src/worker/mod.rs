@@ -24,8 +24,9 @@ pub use stream::Messages;
 
 /// What a [`Worker::run`] did, returned when it stops.
 ///
-/// Every message a handler was given ends in exactly one of `processed`, `failed`,
-/// `lost_claims`, `stale_acks`, `ack_errors` or `aborted`; `dead_lettered` is a part of
+/// Every message the worker read ends in exactly one of `processed`, `failed`,
+/// `lost_claims`, `stale_acks`, `ack_errors` or `aborted` (a message read ahead counts as
+/// a handler from its read on); `dead_lettered` is a part of
 /// `failed`. `vacuums` counts something else: vacuums of the queue table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -51,8 +52,8 @@ pub struct WorkerSummary {
     /// Handlers that succeeded but whose acknowledgement statement failed; their message
     /// reappears after its visibility timeout.
     pub ack_errors: u64,
-    /// Handlers still running when the shutdown grace period ran out: aborted, and their
-    /// message made visible again at once.
+    /// Handlers still running (or messages read ahead and not yet started) when the
+    /// shutdown grace period ran out: aborted, and their message made visible again at once.
     pub aborted: u64,
     /// Vacuums of the queue table this worker ran
     /// ([`vacuum_every`](WorkerOptions::vacuum_every)); skipped ones (the table was
@@ -83,7 +84,7 @@ enum Done {
 ///   the queue's notifications (or waits [`poll_interval`](WorkerOptions::poll_interval)
 ///   where there are none).
 /// - **Runs** the handler for each message in a task of its own, at most `concurrency` at
-///   once; messages read ahead start, in read order, as slots free.
+///   once; messages read ahead start as slots free (in no promised order).
 /// - **Heartbeats**: every `vt / 3`, one [`set_vt_receipts`](Queue::set_vt_receipts) extends
 ///   by `vt` the claim of every handler that has held its message for a while. Receipts fence
 ///   it: an extension never revives a message someone else has read since. When one finds
@@ -104,7 +105,8 @@ enum Done {
 /// - **Vacuums** the queue table every [`vacuum_every`](WorkerOptions::vacuum_every)
 ///   acknowledged messages ([`Queue::vacuum`]), in the background, one at a time.
 /// - **Shuts down** when the `shutdown` future completes: stops reading, lets handlers in
-///   flight finish (for at most [`grace`](WorkerOptions::grace)), acknowledges them, aborts
+///   flight (and the messages read ahead) finish (for at most
+///   [`grace`](WorkerOptions::grace)), acknowledges them, aborts
 ///   the ones still running and makes their messages visible at once, and returns a
 ///   [`WorkerSummary`].
 ///

@@ -52,7 +52,8 @@ pub struct WorkerOptions {
     pub backoff_base: Duration,
     /// The longest backoff, at most [`MAX_DELAY`]. Default 5 min.
     pub backoff_max: Duration,
-    /// How long handlers still running at shutdown may take to finish. Default 30 s.
+    /// How long handlers still running at shutdown, and the messages read ahead (which
+    /// start as slots free), may take to finish. Default 30 s.
     pub grace: Duration,
     /// How long to wait before reading again when a read found nothing. Default 250 ms.
     pub poll_interval: Duration,

@@ -84,7 +84,7 @@ where
     // Acknowledgements of handlers that succeeded, until their flush answers.
     let mut acking: JoinSet<Option<Fence>> = JoinSet::new();
     let mut flights = Flights::new();
-    // Handler slots: a message read ahead waits here (in read order) for one to free.
+    // Handler slots: a message read ahead waits here for one to free.
     let slots = Arc::new(Semaphore::new(o.concurrency));
     let mut summary = WorkerSummary::default();
     let mut vacuums = Vacuums::new(o.vacuum_every);
@@ -258,7 +258,7 @@ fn spawn<F, Fut, E>(
     );
     let (msg_id, read_ct) = (message.msg_id, message.read_ct);
     let handle = to.tasks.spawn(async move {
-        // The semaphore is fair (messages start in read order) and never closed.
+        // Never closed. Fair in the order tasks first ask, which the scheduler decides.
         let slot = slots.acquire_owned().await.ok();
         if state2.load(Ordering::Acquire) == LOST {
             // The claim ran out while the message waited: someone else holds it now.

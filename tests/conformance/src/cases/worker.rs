@@ -333,13 +333,13 @@ pub async fn worker_runs_at_most_concurrency_handlers_and_reads_ahead_a_bounded_
             Ok(())
         }
     });
-    // Sample what the worker holds while it works through the queue. `finished` is read
-    // first: the difference can only overstate what it holds.
+    // Sample what the worker holds while it works through the queue. What its reads
+    // returned is read first: the difference can only understate what it holds.
     let mut held = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while finished.load(SeqCst) < 24 {
-        let done = finished.load(SeqCst);
-        held.push(counting.messages_read() - done);
+        let read = counting.messages_read();
+        held.push(read.saturating_sub(finished.load(SeqCst)));
         assert!(Instant::now() < deadline, "the worker did not finish");
         sleep(Duration::from_millis(5)).await;
     }
@@ -374,19 +374,36 @@ pub async fn worker_shutdown_handles_messages_read_ahead(q: Arc<dyn Queue>) {
         .expect("send");
     let attempts = Attempts::default();
     let seen_by = Arc::clone(&attempts);
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fin = Arc::clone(&finished);
     let options = quick().concurrency(1).batch_size(1).read_ahead(1);
     let worker = start(Arc::clone(&q), &name, options, move |m| {
         record(&seen_by, &m);
+        let fin = Arc::clone(&fin);
         async move {
-            sleep(Duration::from_millis(400)).await;
+            sleep(Duration::from_millis(1500)).await;
+            fin.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(())
         }
     });
-    // One running, one read ahead.
+    // One handler started, and one message read ahead behind it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen(&attempts).is_empty() {
+        assert!(Instant::now() < deadline, "the worker never took a message");
+        sleep(Duration::from_millis(10)).await;
+    }
     until_in_flight(&*q, &name, 2).await;
+    assert_eq!(
+        finished.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the first handler ended before the shutdown could begin"
+    );
     let summary = worker.stop().await;
     assert_eq!((summary.processed, summary.aborted), (2, 0), "{summary:?}");
-    assert_eq!(seen(&attempts), vec![(ids[0], 1), (ids[1], 1)]);
+    // Which of the two starts first is up to the scheduler.
+    let mut handled = seen(&attempts);
+    handled.sort_unstable();
+    assert_eq!(handled, vec![(ids[0], 1), (ids[1], 1)]);
     let left = q
         .read_json(&name, ReadOptions::new().qty(10))
         .await
