@@ -51,8 +51,9 @@ impl Waiting {
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         match readers.get_mut(channel) {
             Some((n, _)) if *n > 1 => *n -= 1,
-            Some(_) => {
-                if readers.remove(channel).is_some_and(|(_, listens)| listens) {
+            Some(&mut (_, listens)) => {
+                readers.remove(channel);
+                if listens {
                     unlisten();
                 }
             }
