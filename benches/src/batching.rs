@@ -37,9 +37,12 @@ const W9_TASKS: usize = 64;
 /// Each pool of W8 and W9 (Postgres' default max_connections is 100).
 const POOL: u32 = 70;
 
-/// W8's producer and worker settings from the command line.
+/// W8's and W9's settings from the command line; by default, the library's.
+#[derive(Clone, Default)]
 pub(crate) struct Tuning {
+    /// The batching producer (`--producer-window-us`, `--producer-batches`).
     pub(crate) producer: ProducerOptions,
+    /// The worker's read-ahead (`--read-ahead`).
     pub(crate) read_ahead: Option<usize>,
 }
 
@@ -260,11 +263,7 @@ impl Bench {
             for backend in backends {
                 let queue = backends::connect(backend, &self.url, POOL).await?;
                 let name = fresh(&*queue, &format!("w8_{backend}_{concurrency}")).await?;
-                let tuning = Tuning {
-                    producer: self.producer.clone(),
-                    read_ahead: self.read_ahead,
-                };
-                let v = w8_worker(queue, name, concurrency, total, &tuning).await?;
+                let v = w8_worker(queue, name, concurrency, total, &self.tuning).await?;
                 let system = format!("pgmq-rs/{backend}");
                 let note = "4 producers x 16 sends in flight via BatchingProducer; Worker, archive";
                 self.record(&w, &system, Unit::MsgsPerS, v, note);
@@ -296,7 +295,7 @@ impl Bench {
             let note = format!("{W9_TASKS} tasks, each its own send");
             self.record("W9/direct", &system, Unit::MsgsPerS, direct, &note);
             let name = fresh(&*queue, &format!("w9_{backend}_producer")).await?;
-            let batched = w9(queue, name, total, Some(&self.producer)).await?;
+            let batched = w9(queue, name, total, Some(&self.tuning.producer)).await?;
             let note = format!(
                 "{W9_TASKS} tasks, one BatchingProducer; {:.2}x direct",
                 batched / direct

@@ -138,10 +138,8 @@ pub(crate) struct Bench {
     pub(crate) quiet: bool,
     /// See [`Layout`](crate::setup::Layout).
     pub(crate) layout: crate::setup::Layout,
-    /// See [`Args::producer`](crate::setup::Args).
-    pub(crate) producer: pgmq_core::ProducerOptions,
-    /// See [`Args::read_ahead`](crate::setup::Args).
-    pub(crate) read_ahead: Option<usize>,
+    /// See [`Tuning`](crate::batching::Tuning).
+    pub(crate) tuning: crate::batching::Tuning,
     pub(crate) results: Vec<Measurement>,
     pub(crate) admin: sqlx::PgPool,
     pub(crate) upstream: Arc<pgmq::PGMQueueExt>,

@@ -19,11 +19,8 @@ pub(crate) struct Args {
     pub(crate) quiet: bool,
     /// How W1–W6's queues are made (`--queues plain|unlogged|partitioned`).
     pub(crate) layout: Layout,
-    /// The batching producer of W8 and W9 (`--producer-window-us`, `--producer-batches`;
-    /// default: the library's defaults).
-    pub(crate) producer: pgmq_core::ProducerOptions,
-    /// W8's worker's read-ahead (`--read-ahead`; default: the library's).
-    pub(crate) read_ahead: Option<usize>,
+    /// W8's and W9's producer and worker settings.
+    pub(crate) tuning: crate::batching::Tuning,
 }
 
 /// The table layout of the queues W1–W6 run on.
@@ -48,8 +45,7 @@ impl Args {
             write_md: false,
             quiet: false,
             layout: Layout::Plain,
-            producer: pgmq_core::ProducerOptions::new(),
-            read_ahead: None,
+            tuning: crate::batching::Tuning::default(),
         };
         let list = |v: Option<String>, flag: &str| -> Res<Vec<String>> {
             let v = v.ok_or(format!("{flag} needs a value"))?;
@@ -77,17 +73,21 @@ impl Args {
                         .next()
                         .ok_or("--producer-window-us needs a value")?
                         .parse()?;
-                    a.producer = a.producer.window(std::time::Duration::from_micros(us));
+                    a.tuning.producer = a
+                        .tuning
+                        .producer
+                        .window(std::time::Duration::from_micros(us));
                 }
                 "--producer-batches" => {
                     let n = it
                         .next()
                         .ok_or("--producer-batches needs a value")?
                         .parse()?;
-                    a.producer = a.producer.max_in_flight_batches(n);
+                    a.tuning.producer = a.tuning.producer.max_in_flight_batches(n);
                 }
                 "--read-ahead" => {
-                    a.read_ahead = Some(it.next().ok_or("--read-ahead needs a value")?.parse()?);
+                    a.tuning.read_ahead =
+                        Some(it.next().ok_or("--read-ahead needs a value")?.parse()?);
                 }
                 "--systems" => a.systems = Some(list(it.next(), "--systems")?),
                 "--write-md" => a.write_md = true,

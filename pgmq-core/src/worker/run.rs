@@ -264,8 +264,9 @@ fn spawn<F, Fut, E>(
             // The claim ran out while the message waited: someone else holds it now.
             return Done::Lost;
         }
-        let name = ctx2.name.clone();
-        trace::processing(&name, msg_id, read_ct, async move {
+        // The span is made before the handler's future moves `ctx2` in.
+        let named = Arc::clone(&ctx2);
+        trace::processing(&named.name, msg_id, read_ct, async move {
             let result = handler(message).await;
             drop(slot);
             if !settle(&state2, SETTLING) {
