@@ -223,6 +223,9 @@ pub struct Readiness {
 /// How soon to look again while a throttled send that did not notify is still in progress.
 const SUPPRESSED_RECHECK: Duration = Duration::from_millis(10);
 
+/// How much later than the end of a throttle window a reader looks again.
+const WINDOW_SLACK: Duration = Duration::from_millis(2);
+
 impl Readiness {
     /// A queue that does not notify and whose next message time is unknown.
     pub fn unknown() -> Self {
@@ -242,7 +245,9 @@ impl Readiness {
     /// message is visible yet the read got none (another reader holds it, or a filter
     /// excluded it), and as the longest wait while the queue holds messages that are not
     /// visible yet (one made visible early, by `set_vt` or a failed handler, sends no
-    /// notification). Only an empty queue is left to notifications alone.
+    /// notification). On a throttled queue whose window is still closed, it looks again when
+    /// the window closes (a send before then may not notify). Only an empty queue with an
+    /// open window is left to notifications alone.
     pub fn recheck_after(&self, poll: Duration) -> Option<Duration> {
         if !self.notifies {
             return Some(poll);
@@ -254,8 +259,14 @@ impl Readiness {
         if self.suppressed_in_flight {
             sooner(SUPPRESSED_RECHECK);
         }
-        // Sends the throttle leaves silent later are covered by the wake that follows each
-        // notification by the throttle interval (see [`Subscription::set_throttle`]).
+        // A send before the window closes may stay silent: the notification that opened the
+        // window came before this answer (perhaps before this reader listened, so it never
+        // woke it), and the wake that follows a notification by the throttle interval (see
+        // [`Subscription::set_throttle`]) belongs to readers that received it. Look again
+        // once it closes; a silent send still running then shows as `suppressed_in_flight`.
+        if let Some(window) = self.throttle_window.filter(|w| !w.is_zero()) {
+            sooner(window + WINDOW_SLACK);
+        }
         at
     }
 }

@@ -287,6 +287,51 @@ pub async fn a_throttled_send_still_reaches_a_waiting_reader(q: &dyn Queue) {
     cleanup(q, &name).await;
 }
 
+/// A reader that starts waiting inside the throttle's window, after the notification that
+/// opened it (so it never got that notification, nor the wake that follows one), still gets
+/// a send the throttle leaves silent: it looks again when the window closes.
+pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: &dyn Queue) {
+    let name = fresh(q, "late_reader").await;
+    q.enable_notify_insert(&name, Duration::from_millis(700))
+        .await
+        .expect("enable throttled");
+    // This send notifies before anyone listens on the fresh queue's channel, and opens the
+    // window; taking it leaves the queue empty. Only then does this process subscribe.
+    q.send(&name, &json!("a"), SendOptions::new())
+        .await
+        .expect("send a");
+    let popped = q.pop_json(&name, 1).await.expect("pop a");
+    assert_eq!(popped.len(), 1, "{popped:?}");
+    let (listens, poll) = interval(q, &name).await;
+    let before = q.readiness(&name).await.expect("readiness");
+    let window = before.throttle_window.expect("a throttle window");
+    assert!(window > Duration::from_millis(300), "{before:?}");
+    let wait = ReadOptions::new()
+        .wait(Duration::from_secs(20))
+        .poll_interval(poll);
+    let reader = async {
+        let got = q.read_json(&name, wait).await.expect("waiting read");
+        (got, Instant::now())
+    };
+    let sender = async {
+        sleep(Duration::from_millis(150)).await;
+        let b = q.send(&name, &json!("b"), SendOptions::new()).await;
+        (b.expect("send b"), Instant::now())
+    };
+    let ((got, got_at), (b, sent_at)) = tokio::join!(reader, sender);
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
+    if listens {
+        // The window closes within 700 ms of the first send; a reader that waited for a
+        // notification would sleep to its 20 s deadline.
+        let late = got_at.duration_since(sent_at);
+        assert!(
+            late < Duration::from_secs(3),
+            "got b {late:?} after it was sent"
+        );
+    }
+    cleanup(q, &name).await;
+}
+
 /// Notifications of a queue that does not exist are `QueueNotFound`; a throttle past the
 /// extension's column is rejected before any SQL.
 pub async fn notification_settings_reject_bad_input(q: &dyn Queue) {
