@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -210,15 +209,21 @@ async fn collect(
     let in_flight = Arc::new(Semaphore::new(slots));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
+        // Senders already woken (say, by the answers of the batch that just committed) send
+        // in a moment: let them run, then take what they sent without waiting on a timer.
+        tokio::task::yield_now().await;
+        drain(&mut rx, &mut batch, options.max_batch);
         // An idle producer (no batch in flight) sends at once: waiting would only add the
-        // window to this sender's latency. Under load, batches form while others commit.
+        // window to these senders' latency. Under load, batches form while others commit.
         let idle = in_flight.available_permits() == slots;
-        let deadline = Instant::now() + if idle { Duration::ZERO } else { options.window };
-        while batch.len() < options.max_batch {
-            // `recv` is cancel-safe: a message is never lost to the timeout.
-            match timeout_at(deadline, rx.recv()).await {
-                Ok(Some(pending)) => batch.push(pending),
-                Ok(None) | Err(_) => break,
+        if !idle && !options.window.is_zero() {
+            let deadline = Instant::now() + options.window;
+            while batch.len() < options.max_batch {
+                // `recv` is cancel-safe: a message is never lost to the timeout.
+                match timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(pending)) => batch.push(pending),
+                    Ok(None) | Err(_) => break,
+                }
             }
         }
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
@@ -231,12 +236,7 @@ async fn collect(
             return;
         };
         // Messages that arrived while every slot was busy join this batch.
-        while batch.len() < options.max_batch {
-            match rx.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
-            }
-        }
+        drain(&mut rx, &mut batch, options.max_batch);
         // A sender that gave up before its batch went out withdraws its message.
         batch.retain(|pending| !pending.reply.is_closed());
         if batch.is_empty() {
@@ -244,30 +244,48 @@ async fn collect(
         }
         let (queue, name, send) = (Arc::clone(&queue), name.clone(), options.send.clone());
         tokio::spawn(async move {
-            commit(&*queue, &name, send, batch).await;
+            let answers = commit(&*queue, &name, send, batch).await;
+            // Free the slot before answering: the senders' next messages then find the
+            // producer idle (when it is) and go out at once instead of after the window.
             drop(permit);
+            for (reply, answer) in answers {
+                let _ = reply.send(answer);
+            }
         });
     }
     // Every handle and send is gone and every batch dispatched: wait for those in flight.
     let _ = in_flight.acquire_many(slots as u32).await;
 }
 
-/// Sends one batch and answers each of its senders exactly once.
+/// Moves the messages already waiting in `rx` into `batch`, up to `max` in all.
+fn drain(rx: &mut mpsc::UnboundedReceiver<Pending>, batch: &mut Vec<Pending>, max: usize) {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(pending) => batch.push(pending),
+            Err(_) => break,
+        }
+    }
+}
+
+/// A sender's reply channel and its answer.
+type Answer = (oneshot::Sender<Result<i64>>, Result<i64>);
+
+/// Sends one batch; returns exactly one answer for each of its senders.
 async fn commit(
     queue: &dyn Queue,
     name: &QueueName,
     options: SendOptions,
     mut batch: Vec<Pending>,
-) {
+) -> Vec<Answer> {
+    let mut answers = Vec::with_capacity(batch.len());
     while !batch.is_empty() {
         // Kept for a retry: a rejected message is removed and the rest sent again.
         let messages = batch.iter().map(|p| p.message.clone()).collect();
         let error = match queue.send_batch_json(name, messages, options.clone()).await {
             Ok(ids) if ids.len() == batch.len() => {
-                for (pending, id) in batch.into_iter().zip(ids) {
-                    let _ = pending.reply.send(Ok(id));
-                }
-                return;
+                let ids = batch.into_iter().zip(ids);
+                answers.extend(ids.map(|(pending, id)| (pending.reply, Ok(id))));
+                return answers;
             }
             Ok(ids) => Error::Decode {
                 reason: format!("sent {} messages but got {} ids", batch.len(), ids.len()),
@@ -276,28 +294,30 @@ async fn commit(
             // All or nothing: nothing was written, so the rest can go again without it.
             Err(Error::MessageTooLarge { index, size, limit }) if index < batch.len() => {
                 let bad = batch.remove(index);
-                let _ = bad.reply.send(Err(Error::MessageTooLarge {
+                let error = Error::MessageTooLarge {
                     index: 0,
                     size,
                     limit,
-                }));
+                };
+                answers.push((bad.reply, Err(error)));
                 continue;
             }
             Err(Error::InvalidMessage { index, reason }) if index < batch.len() => {
                 let bad = batch.remove(index);
-                let _ = bad
-                    .reply
-                    .send(Err(Error::InvalidMessage { index: 0, reason }));
+                answers.push((bad.reply, Err(Error::InvalidMessage { index: 0, reason })));
                 continue;
             }
             Err(error) => error,
         };
         let copy = copies(error);
-        for pending in batch {
-            let _ = pending.reply.send(Err(copy()));
-        }
-        return;
+        answers.extend(
+            batch
+                .into_iter()
+                .map(|pending| (pending.reply, Err(copy()))),
+        );
+        return answers;
     }
+    answers
 }
 
 #[cfg(test)]
