@@ -30,8 +30,8 @@ pub(crate) fn pause(
 
 /// What a waiting reader asks before its last read: [`Queue::readiness`] while listening
 /// (one statement, whose throttle it gives the subscription), nothing otherwise. Throttled
-/// sends still in flight concern only the reader holding the queue's watch
-/// ([`Subscription::watch`]); for the others the answer leaves them out.
+/// sends still in flight and a closed throttle window concern only the reader holding the
+/// queue's watch ([`Subscription::watch`]); for the others the answer leaves them out.
 pub(crate) async fn ask<Q: Queue + ?Sized>(
     queue: &Q,
     name: &QueueName,
@@ -44,10 +44,15 @@ pub(crate) async fn ask<Q: Queue + ?Sized>(
     if let Some(throttle) = ready.throttle.filter(|_| ready.notifies) {
         sub.set_throttle(throttle);
     }
-    if !ready.suppressed_in_flight {
+    // One reader of the process looks again for the others, while a silent send is in flight
+    // and when a closed throttle window ends; the rest stay parked (a message it finds wakes
+    // the next).
+    let window_closed = ready.throttle_window.is_some_and(|w| !w.is_zero());
+    if !ready.suppressed_in_flight && !window_closed {
         sub.unwatch();
     } else if !sub.watch() {
         ready.suppressed_in_flight = false;
+        ready.throttle_window = None;
     }
     Ok(Some(ready))
 }

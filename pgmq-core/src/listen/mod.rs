@@ -150,7 +150,8 @@ impl Subscription {
 
     /// Takes (or keeps) the watch over throttled sends still in flight for this queue, if no
     /// other reader of this process holds it: the holder looks again every few
-    /// milliseconds while such a send has not ended, the others stay parked. Returns whether
+    /// milliseconds while such a send has not ended, and when a closed throttle window ends;
+    /// the others stay parked. Returns whether
     /// this subscription holds it. The watch passes on (with a wake) when the holder
     /// [`unwatch`](Self::unwatch)es or is dropped.
     pub fn watch(&mut self) -> bool {
@@ -216,7 +217,8 @@ pub struct Readiness {
     /// On a throttled queue, how long until a send would notify again (`Some(ZERO)`: it
     /// would now); a send before then may not notify. `None` without a throttle.
     pub throttle_window: Option<Duration>,
-    /// Whether a throttled send that did not notify had not yet ended: it may still commit.
+    /// Whether a send to the throttled queue that may not have notified had not yet ended:
+    /// it may still commit.
     pub suppressed_in_flight: bool,
 }
 
@@ -268,5 +270,68 @@ impl Readiness {
             sooner(window + WINDOW_SLACK);
         }
         at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_notifying() -> Readiness {
+        Readiness {
+            next_visible: None,
+            notifies: true,
+            throttle: Some(Duration::from_millis(10)),
+            throttle_window: None,
+            suppressed_in_flight: false,
+        }
+    }
+
+    const POLL: Duration = Duration::from_secs(8);
+
+    #[test]
+    fn an_empty_queue_with_an_open_window_waits_for_a_notification() {
+        assert_eq!(empty_notifying().recheck_after(POLL), None);
+        let open = Readiness {
+            throttle_window: Some(Duration::ZERO),
+            ..empty_notifying()
+        };
+        assert_eq!(open.recheck_after(POLL), None);
+    }
+
+    #[test]
+    fn a_closed_throttle_window_is_looked_at_again_when_it_ends() {
+        let closed = Readiness {
+            throttle_window: Some(Duration::from_millis(300)),
+            ..empty_notifying()
+        };
+        assert_eq!(
+            closed.recheck_after(POLL),
+            Some(Duration::from_millis(300) + WINDOW_SLACK)
+        );
+        // A sooner reason wins: a silent send in flight, a message becoming visible.
+        let in_flight = Readiness {
+            suppressed_in_flight: true,
+            ..closed
+        };
+        assert_eq!(in_flight.recheck_after(POLL), Some(SUPPRESSED_RECHECK));
+        let visible_soon = Readiness {
+            next_visible: Some(Duration::from_millis(50)),
+            ..closed
+        };
+        assert_eq!(
+            visible_soon.recheck_after(POLL),
+            Some(Duration::from_millis(50))
+        );
+    }
+
+    #[test]
+    fn without_notifications_a_reader_polls() {
+        let polling = Readiness {
+            notifies: false,
+            throttle_window: Some(Duration::from_millis(300)),
+            ..empty_notifying()
+        };
+        assert_eq!(polling.recheck_after(POLL), Some(POLL));
     }
 }

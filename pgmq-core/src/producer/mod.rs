@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -35,8 +36,10 @@ struct Pending {
 /// [`send_batch_json`](Queue::send_batch_json), so one commit (one WAL flush) serves them all.
 /// Each sender gets its own id once that batch has committed. The window applies only while
 /// other batches are in flight: a send to an idle producer goes out at once (with whatever
-/// else is already waiting), so batching never adds latency when there is nothing to share a
-/// commit with.
+/// else is already waiting, including sends from tasks woken at the same moment, such as the
+/// senders a committed batch just answered), so batching never adds latency when there is
+/// nothing to share a commit with. A batch stops counting as in flight when its last
+/// statement returns, a moment before its senders are answered.
 ///
 /// # Guarantees
 /// - **Durable.** A sender gets an id only after the statement that wrote its message has
@@ -207,6 +210,10 @@ async fn collect(
 ) {
     let slots = options.max_in_flight_batches;
     let in_flight = Arc::new(Semaphore::new(slots));
+    // Batch statements running now. A batch keeps its slot until its senders are answered
+    // (so `close` waits for every answer), but stops counting as running when its statement
+    // returns: senders answered a moment later then find the producer idle.
+    let running = Arc::new(AtomicUsize::new(0));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         // Senders already woken (say, by the answers of the batch that just committed) send
@@ -215,7 +222,7 @@ async fn collect(
         drain(&mut rx, &mut batch, options.max_batch);
         // An idle producer (no batch in flight) sends at once: waiting would only add the
         // window to these senders' latency. Under load, batches form while others commit.
-        let idle = in_flight.available_permits() == slots;
+        let idle = running.load(Ordering::Acquire) == 0;
         if !idle && !options.window.is_zero() {
             let deadline = Instant::now() + options.window;
             while batch.len() < options.max_batch {
@@ -243,14 +250,15 @@ async fn collect(
             continue;
         }
         let (queue, name, send) = (Arc::clone(&queue), name.clone(), options.send.clone());
+        let running = Arc::clone(&running);
+        running.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let answers = commit(&*queue, &name, send, batch).await;
-            // Free the slot before answering: the senders' next messages then find the
-            // producer idle (when it is) and go out at once instead of after the window.
-            drop(permit);
+            running.fetch_sub(1, Ordering::AcqRel);
             for (reply, answer) in answers {
                 let _ = reply.send(answer);
             }
+            drop(permit);
         });
     }
     // Every handle and send is gone and every batch dispatched: wait for those in flight.
@@ -270,7 +278,8 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Pending>, batch: &mut Vec<Pending>, ma
 /// A sender's reply channel and its answer.
 type Answer = (oneshot::Sender<Result<i64>>, Result<i64>);
 
-/// Sends one batch; returns exactly one answer for each of its senders.
+/// Sends one batch. A sender whose message Postgres rejected is answered at once; the answers
+/// of the others (their ids, or the batch's error) are returned, exactly one each.
 async fn commit(
     queue: &dyn Queue,
     name: &QueueName,
@@ -299,12 +308,14 @@ async fn commit(
                     size,
                     limit,
                 };
-                answers.push((bad.reply, Err(error)));
+                let _ = bad.reply.send(Err(error));
                 continue;
             }
             Err(Error::InvalidMessage { index, reason }) if index < batch.len() => {
                 let bad = batch.remove(index);
-                answers.push((bad.reply, Err(Error::InvalidMessage { index: 0, reason })));
+                let _ = bad
+                    .reply
+                    .send(Err(Error::InvalidMessage { index: 0, reason }));
                 continue;
             }
             Err(error) => error,

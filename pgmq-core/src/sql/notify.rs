@@ -48,6 +48,12 @@ pub(super) fn install_body() -> String {
     silent boolean;
   BEGIN
     IF TG_ARGV[0]::integer > 0 THEN
+      -- Held until this transaction ends, from before the decision, so a waiting reader can
+      -- tell that a send it may not be told about may still commit (taken after the
+      -- decision, a send paused between the two could decide on a window that a reader
+      -- then saw closed, and take the lock only after that reader looked). A send that
+      -- notifies holds it too, which only makes a reader look again once it ends.
+      PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
       -- Read first: most sends of a busy queue fall inside the window and write nothing.
       silent := EXISTS (SELECT 1 FROM {THROTTLE_TABLE} t
                         WHERE t.queue_name = queue
@@ -66,9 +72,6 @@ pub(super) fn install_body() -> String {
         silent := NOT FOUND;
       END IF;
       IF silent THEN
-        -- Held until this transaction ends, so a waiting reader can tell that a send it
-        -- was not told about may still commit.
-        PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
         RETURN NULL;
       END IF;
     END IF;
@@ -158,9 +161,9 @@ pub fn disable(q: &QueueName) -> Statement {
 /// - `throttle_ms`: the throttle interval of its notifications;
 /// - `window_ms`: on a throttled queue, milliseconds until the throttle lets the next send
 ///   notify (0 or less when it would now): a send before then may not notify;
-/// - `suppressed`: whether a throttled send that did not notify has not yet ended (its
-///   transaction holds [`SUPPRESSED`] shared; this statement tries it exclusively and lets
-///   go at once).
+/// - `suppressed`: whether a send to the throttled queue that may not have notified has
+///   not yet ended (its transaction holds [`SUPPRESSED`] shared from before it decided; this
+///   statement tries it exclusively and lets go at once).
 const READINESS: &[Column] = columns![
     next_visible_ms: Int8, notifies: Bool, throttle_ms: Int4, window_ms: Int8, suppressed: Bool
 ];

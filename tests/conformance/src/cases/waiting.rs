@@ -288,8 +288,11 @@ pub async fn a_throttled_send_still_reaches_a_waiting_reader(q: &dyn Queue) {
 }
 
 /// A reader that starts waiting inside the throttle's window, after the notification that
-/// opened it (so it never got that notification, nor the wake that follows one), still gets
-/// a send the throttle leaves silent: it looks again when the window closes.
+/// opened it was committed (this process did not listen yet, so it never received it),
+/// still gets a send the throttle leaves silent, soon after the window closes. (With a
+/// throttle longer than the assumed default, the wake that follows learning the throttle
+/// also rescues it; the unit tests of `Readiness::recheck_after` and the blocking twin's
+/// case cover the look at the window's end on its own.)
 pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: &dyn Queue) {
     let name = fresh(q, "late_reader").await;
     q.enable_notify_insert(&name, Duration::from_millis(700))
@@ -303,9 +306,8 @@ pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: 
     let popped = q.pop_json(&name, 1).await.expect("pop a");
     assert_eq!(popped.len(), 1, "{popped:?}");
     let (listens, poll) = interval(q, &name).await;
-    let before = q.readiness(&name).await.expect("readiness");
-    let window = before.throttle_window.expect("a throttle window");
-    assert!(window > Duration::from_millis(300), "{before:?}");
+    // Under load the subscription may take long enough that b comes after the window
+    // and notifies; the reader must get it either way.
     let wait = ReadOptions::new()
         .wait(Duration::from_secs(20))
         .poll_interval(poll);
