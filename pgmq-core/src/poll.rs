@@ -89,6 +89,8 @@ where
     drop(my_turn);
     // Whether this reader has parked: one woken that finds messages passes the turn on.
     let mut parked = false;
+    // Whether its last pause ended with a wake rather than its own timer.
+    let mut woken = false;
     loop {
         if !found.is_empty() {
             if parked {
@@ -98,6 +100,11 @@ where
             return Ok(found);
         }
         if Instant::now() >= deadline {
+            if woken {
+                // The wake this reader took at its deadline (perhaps a watch handed over)
+                // goes on to another parked reader.
+                sub.pass_on();
+            }
             return Ok(found);
         }
         // One turn for the question and the read it covers.
@@ -118,10 +125,10 @@ where
         let pause = pause(&sub, ready.as_ref(), interval).map_or(left, |p| p.min(left));
         parked = true;
         if sub.can_listen() {
-            tokio::select! {
-                () = sub.changed() => {}
-                () = tokio::time::sleep(pause) => {}
-            }
+            woken = tokio::select! {
+                () = sub.changed() => true,
+                () = tokio::time::sleep(pause) => false,
+            };
         } else {
             sleep(pause).await;
         }

@@ -381,7 +381,9 @@ pub trait Queue: Send + Sync {
     /// What a reader about to wait on `queue` needs to know: when the next message becomes
     /// visible, whether sends notify, and the throttle's state (see [`Readiness`]). One
     /// statement; ask it before the last read, then wait
-    /// [`Readiness::recheck_after`] at most.
+    /// [`Readiness::recheck_after`] at most. Ask it outside a transaction: it tries the
+    /// queue's throttle lock exclusively, and inside a transaction it would keep that lock
+    /// until the transaction ends, making sends to a throttled queue wait for it.
     ///
     /// # Behavior
     /// - An unknown queue is [`Error::QueueNotFound`].

@@ -63,9 +63,9 @@ pub(crate) struct Channel {
     /// One wake per notification, for one parked reader (or, with none parked, for the next
     /// one to wait: the permit is kept).
     pub(crate) turn: Notify,
-    /// Whether one of this process's readers is watching for throttled sends still in
-    /// flight (looking again every few milliseconds until they end). One is enough: the
-    /// others stay parked.
+    /// Whether one of this process's readers is watching for sends to the throttled queue
+    /// still in flight (looking again every few milliseconds until they end) and for the end
+    /// of a closed throttle window. One is enough: the others stay parked.
     pub(crate) watching: AtomicBool,
     /// The queue's notification throttle in milliseconds, as its readers last learned it:
     /// a notification is followed by one more wake this long (and a little) later, for the

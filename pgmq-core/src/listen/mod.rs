@@ -168,7 +168,20 @@ impl Subscription {
         l.watches
     }
 
-    /// Gives the watch up, if held (nothing is in flight any more).
+    /// Gives the watch up and wakes another parked reader to take it over if still needed:
+    /// for a holder that stops asking for a while (it found messages and has handlers to
+    /// run, or it stops reading). No-op when it does not hold the watch.
+    pub fn hand_over_watch(&mut self) {
+        if let Some(l) = self.inner.as_mut() {
+            if std::mem::take(&mut l.watches) {
+                l.turn.watching.store(false, Ordering::Release);
+                l.turn.turn.notify_one();
+            }
+        }
+    }
+
+    /// Gives the watch up, if held (nothing is in flight any more and the throttle's window
+    /// is open).
     pub fn unwatch(&mut self) {
         if let Some(l) = self.inner.as_mut() {
             if std::mem::take(&mut l.watches) {
@@ -190,13 +203,8 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Some(l) = &self.inner {
-            if l.watches {
-                l.turn.watching.store(false, Ordering::Release);
-                // Another parked reader looks, and takes the watch over if still needed.
-                l.turn.turn.notify_one();
-            }
-        }
+        // Another parked reader looks, and takes the watch over if still needed.
+        self.hand_over_watch();
     }
 }
 
@@ -222,7 +230,8 @@ pub struct Readiness {
     pub suppressed_in_flight: bool,
 }
 
-/// How soon to look again while a throttled send that did not notify is still in progress.
+/// How soon to look again while a send to a throttled queue that may not have notified is
+/// still in progress.
 const SUPPRESSED_RECHECK: Duration = Duration::from_millis(10);
 
 /// How much later than the end of a throttle window a reader looks again.

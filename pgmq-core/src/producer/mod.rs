@@ -250,11 +250,10 @@ async fn collect(
             continue;
         }
         let (queue, name, send) = (Arc::clone(&queue), name.clone(), options.send.clone());
-        let running = Arc::clone(&running);
-        running.fetch_add(1, Ordering::AcqRel);
+        let running = Running::start(&running);
         tokio::spawn(async move {
             let answers = commit(&*queue, &name, send, batch).await;
-            running.fetch_sub(1, Ordering::AcqRel);
+            drop(running);
             for (reply, answer) in answers {
                 let _ = reply.send(answer);
             }
@@ -263,6 +262,23 @@ async fn collect(
     }
     // Every handle and send is gone and every batch dispatched: wait for those in flight.
     let _ = in_flight.acquire_many(slots as u32).await;
+}
+
+/// One batch statement counted in the producer's running count until dropped (also if the
+/// statement panics: the producer must not stay "busy" for good).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Moves the messages already waiting in `rx` into `batch`, up to `max` in all.

@@ -114,6 +114,7 @@ where
             biased;
             () = &mut shutdown, if stop_by.is_none() => {
                 stop_by = Some(Instant::now() + o.grace);
+                sub.hand_over_watch();
             }
             () = sleep_until(grace_end), if stop_by.is_some() => {
                 abort_the_rest(&ctx, &mut tasks, &mut flights, &mut acking, &mut summary).await;
@@ -169,6 +170,9 @@ where
                     Ok(messages) => {
                         asked = None;
                         next_read = Some(now);
+                        // Its handlers may keep it from asking for a while: another reader
+                        // of this process looks out for silent sends meanwhile.
+                        sub.hand_over_watch();
                         if std::mem::take(&mut woken) {
                             // There may be more: let another parked reader look.
                             sub.pass_on();
@@ -185,6 +189,7 @@ where
                     Err(error) => {
                         failure = Some(error);
                         stop_by = Some(Instant::now() + o.grace);
+                sub.hand_over_watch();
                     }
                 }
             }

@@ -323,8 +323,8 @@ pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: 
     let ((got, got_at), (b, sent_at)) = tokio::join!(reader, sender);
     assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
     if listens {
-        // The window closes within 700 ms of the first send; a reader that waited for a
-        // notification would sleep to its 20 s deadline.
+        // The window closes within 700 ms of the first send; the reader must not sleep
+        // towards its 20 s deadline.
         let late = got_at.duration_since(sent_at);
         assert!(
             late < Duration::from_secs(3),
