@@ -172,9 +172,8 @@ impl Subscription {
     /// for a holder that stops asking for a while (it found messages and has handlers to
     /// run, or it stops reading). No-op when it does not hold the watch.
     pub fn hand_over_watch(&mut self) {
-        if let Some(l) = self.inner.as_mut() {
-            if std::mem::take(&mut l.watches) {
-                l.turn.watching.store(false, Ordering::Release);
+        if self.release_watch() {
+            if let Some(l) = &self.inner {
                 l.turn.turn.notify_one();
             }
         }
@@ -183,11 +182,19 @@ impl Subscription {
     /// Gives the watch up, if held (nothing is in flight any more and the throttle's window
     /// is open).
     pub fn unwatch(&mut self) {
-        if let Some(l) = self.inner.as_mut() {
-            if std::mem::take(&mut l.watches) {
-                l.turn.watching.store(false, Ordering::Release);
-            }
+        self.release_watch();
+    }
+
+    /// Gives the watch up; whether this subscription held it.
+    fn release_watch(&mut self) -> bool {
+        let Some(l) = self.inner.as_mut() else {
+            return false;
+        };
+        let held = std::mem::take(&mut l.watches);
+        if held {
+            l.turn.watching.store(false, Ordering::Release);
         }
+        held
     }
 
     /// Tells the listening connection this queue's notification throttle (from

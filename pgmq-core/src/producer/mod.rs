@@ -217,17 +217,9 @@ async fn collect(
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         // Senders already woken (say, by the answers of the batch that just committed) send
-        // in a moment: let them run, then take what they sent without waiting on a timer,
-        // and again while each look finds more (a burst still arriving, perhaps from another
-        // worker thread).
-        loop {
-            tokio::task::yield_now().await;
-            let before = batch.len();
-            drain(&mut rx, &mut batch, options.max_batch);
-            if batch.len() == before || batch.len() >= options.max_batch {
-                break;
-            }
-        }
+        // in a moment: let them run, then take what they sent without waiting on a timer.
+        tokio::task::yield_now().await;
+        drain(&mut rx, &mut batch, options.max_batch);
         // An idle producer (no batch in flight) sends at once: waiting would only add the
         // window to these senders' latency. Under load, batches form while others commit.
         let idle = running.load(Ordering::Acquire) == 0;
