@@ -151,6 +151,7 @@ macro_rules! __conformance_expand {
             a_queue_without_notifications_is_polled,
             a_throttled_send_still_reaches_a_waiting_reader,
             a_reader_arriving_inside_the_throttle_window_gets_a_silent_send,
+            a_reader_looks_again_when_the_throttle_window_closes,
             notification_settings_reject_bad_input,
             a_typed_read_with_a_wait_gets_a_later_send,
             grouped_reads_fill_a_batch_as_the_extension_does,

@@ -291,8 +291,8 @@ pub async fn a_throttled_send_still_reaches_a_waiting_reader(q: &dyn Queue) {
 /// opened it was committed (this process did not listen yet, so it never received it),
 /// still gets a send the throttle leaves silent, soon after the window closes. (With a
 /// throttle longer than the assumed default, the wake that follows learning the throttle
-/// also rescues it; the unit tests of `Readiness::recheck_after` and the blocking twin's
-/// case cover the look at the window's end on its own.)
+/// also rescues it; [`a_reader_looks_again_when_the_throttle_window_closes`] proves the look
+/// at the window's end on its own.)
 pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: &dyn Queue) {
     let name = fresh(q, "late_reader").await;
     q.enable_notify_insert(&name, Duration::from_millis(700))
@@ -331,6 +331,63 @@ pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: 
             "got b {late:?} after it was sent"
         );
     }
+    cleanup(q, &name).await;
+}
+
+/// The look at a throttle window's end, on its own: this process listens and already knows
+/// a longer throttle, so neither the wake that follows learning a longer throttle nor the
+/// trailing wake after the notification that opened the window (due only after the longer
+/// throttle) comes before the window closes. A reader that starts waiting inside the window
+/// must get the send it left silent once the window closes, not seconds later.
+pub async fn a_reader_looks_again_when_the_throttle_window_closes(q: &dyn Queue) {
+    const KNOWN: Duration = Duration::from_secs(6);
+    const WINDOW: Duration = Duration::from_millis(700);
+    let name = fresh(q, "window_end").await;
+    let (_, poll) = interval(q, &name).await;
+    q.enable_notify_insert(&name, KNOWN)
+        .await
+        .expect("enable with the longer throttle");
+    // A waiting read on the empty queue: this process listens on the channel from now on and
+    // learns the longer throttle (whose follow-up wake comes 6 s later).
+    let warm = q
+        .read_json(&name, ReadOptions::new().wait(Duration::from_millis(100)))
+        .await
+        .expect("warm-up read");
+    assert!(warm.is_empty(), "{warm:?}");
+    q.enable_notify_insert(&name, WINDOW)
+        .await
+        .expect("enable with the shorter throttle");
+    // This send notifies and opens the window; the process receives it, so its trailing
+    // wake follows after the throttle it knows (6 s). Taking the message empties the queue.
+    let a = q
+        .send(&name, &json!("a"), SendOptions::new())
+        .await
+        .expect("send a");
+    let sent_a = Instant::now();
+    let popped = q.pop_json(&name, 1).await.expect("pop a");
+    assert_eq!(popped.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![a]);
+    let wait = ReadOptions::new()
+        .wait(Duration::from_secs(20))
+        .poll_interval(poll);
+    let reader = async {
+        let got = q.read_json(&name, wait).await.expect("waiting read");
+        (got, Instant::now())
+    };
+    let sender = async {
+        sleep(Duration::from_millis(150)).await;
+        q.send(&name, &json!("b"), SendOptions::new())
+            .await
+            .expect("send b")
+    };
+    let ((got, got_at), b) = tokio::join!(reader, sender);
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
+    // The window closes 700 ms after a was sent; the next wake otherwise comes about 6 s
+    // after the warm-up read. (A reader that cannot listen polls every 20 ms.)
+    let since_a = got_at.duration_since(sent_a);
+    assert!(
+        since_a < Duration::from_millis(2500),
+        "got b {since_a:?} after a was sent (the window closed after {WINDOW:?})"
+    );
     cleanup(q, &name).await;
 }
 
