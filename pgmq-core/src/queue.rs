@@ -117,6 +117,13 @@ pub trait Queue: Send + Sync {
     /// is never handed out again: the read moves it to the dead-letter queue instead (with
     /// its origin in `x-pgmq-dead-letter-*` headers) and returns the others, claiming again
     /// for the places it took.
+    ///
+    /// Dropping the future (a `select!` with a shutdown signal, a timeout) never loses a
+    /// message, but a read whose statement had already gone out still runs: the messages it
+    /// claims stay hidden until their visibility timeout ends, with nobody to acknowledge
+    /// them. To stop a waiting reader promptly, prefer a short `wait` in a loop that checks
+    /// the signal between reads, or the [`Worker`](crate::Worker), which stops reading
+    /// without dropping a read.
     async fn read_json(&self, queue: &QueueName, options: ReadOptions) -> Result<Vec<Message>>;
 
     /// Reads and deletes up to `qty` visible messages in one statement. The dead-letter

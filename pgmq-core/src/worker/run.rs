@@ -189,7 +189,7 @@ where
                     Err(error) => {
                         failure = Some(error);
                         stop_by = Some(Instant::now() + o.grace);
-                sub.hand_over_watch();
+                        sub.hand_over_watch();
                     }
                 }
             }
