@@ -39,6 +39,10 @@ const HARNESS_XACTS: i64 = 3;
 /// How long a W5-wait consumer waits per read, and how often it looks again meanwhile.
 const W5_WAIT: Duration = Duration::from_secs(1);
 const W5_POLL: Duration = Duration::from_millis(250);
+/// The producers of W5-wait.
+const W5_PRODUCERS: usize = 4;
+/// Messages per connection in W5-wait's untimed first round.
+const W5_WARM_PER_CONNECTION: usize = 4;
 /// Each pool of W7 (ours and the pgmq crate's).
 const W7_POOL: u32 = 20;
 
@@ -188,20 +192,18 @@ pub(crate) async fn w5_wait(s: Arc<dyn System>, consumers: usize, total: usize) 
     for t in warm.collect::<Vec<_>>() {
         t.await??;
     }
-    w5_wait_round(Arc::clone(&s), consumers, 4 * (W5_PRODUCERS + consumers)).await?;
+    let warm_total = W5_WARM_PER_CONNECTION * (W5_PRODUCERS + consumers);
+    w5_wait_round(Arc::clone(&s), consumers, warm_total).await?;
     // A round stops its waiting consumers by dropping their reads, and a dropped read whose
     // statement had already gone out still runs: started after the next round's first
     // sends, it would claim one of them for its 30 s visibility timeout and nobody would
-    // delete it (two runs of twelve stalled 30 s that way). Let such reads end on the empty
-    // queue first.
+    // delete it (most likely what stalled two of 18 measurements for exactly 30 s). Let such
+    // reads end on the empty queue first.
     sleep(Duration::from_millis(200)).await;
     let start = Instant::now();
     w5_wait_round(s, consumers, total).await?;
     Ok(rate(total, start))
 }
-
-/// The producers of W5-wait.
-const W5_PRODUCERS: usize = 4;
 
 /// One round of W5-wait: [`W5_PRODUCERS`] producers send `total` messages between them while
 /// `consumers` consumers take them with waiting reads and delete them.

@@ -334,38 +334,36 @@ pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: 
     cleanup(q, &name).await;
 }
 
-/// The look at a throttle window's end, on its own: this process listens and already knows
-/// a longer throttle, so neither the wake that follows learning a longer throttle nor the
-/// trailing wake after the notification that opened the window (due only after the longer
-/// throttle) comes before the window closes. A reader that starts waiting inside the window
-/// must get the send it left silent once the window closes, not seconds later.
+/// The look at a throttle window's end, on its own. This process listens on the queue's
+/// channel and believes its throttle to be longer than the window: so neither the wake that
+/// follows learning a longer throttle nor the trailing wake after the notification that
+/// opened the window (due only after the longer throttle) comes before the window closes.
+/// A reader that starts waiting inside the window must get the send it left silent once the
+/// window closes, not seconds later. (The blocking twin has neither wake: it listens on its
+/// own connection only while it waits, so it never received that notification.)
 pub async fn a_reader_looks_again_when_the_throttle_window_closes(q: &dyn Queue) {
-    const KNOWN: Duration = Duration::from_secs(6);
-    const WINDOW: Duration = Duration::from_millis(700);
+    const KNOWN: Duration = Duration::from_secs(8);
+    const WINDOW: Duration = Duration::from_millis(1500);
     let name = fresh(q, "window_end").await;
     let (_, poll) = interval(q, &name).await;
-    q.enable_notify_insert(&name, KNOWN)
-        .await
-        .expect("enable with the longer throttle");
-    // A waiting read on the empty queue: this process listens on the channel from now on and
-    // learns the longer throttle (whose follow-up wake comes 6 s later).
-    let warm = q
-        .read_json(&name, ReadOptions::new().wait(Duration::from_millis(100)))
-        .await
-        .expect("warm-up read");
-    assert!(warm.is_empty(), "{warm:?}");
     q.enable_notify_insert(&name, WINDOW)
         .await
-        .expect("enable with the shorter throttle");
-    // This send notifies and opens the window; the process receives it, so its trailing
-    // wake follows after the throttle it knows (6 s). Taking the message empties the queue.
+        .expect("enable throttled");
+    // Held to the end, so the process keeps listening on the channel with this belief.
+    let held = q.subscribe(&name).await.expect("subscribe");
+    held.set_throttle(KNOWN);
+    // This send notifies and opens the window, which ends no sooner than `WINDOW` after
+    // `before_a`; taking the message empties the queue. The pause lets the process take the
+    // notification before the reader learns the real throttle, so its trailing wake comes
+    // after `KNOWN`.
+    let before_a = Instant::now();
     let a = q
         .send(&name, &json!("a"), SendOptions::new())
         .await
         .expect("send a");
-    let sent_a = Instant::now();
     let popped = q.pop_json(&name, 1).await.expect("pop a");
     assert_eq!(popped.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![a]);
+    sleep(Duration::from_millis(100)).await;
     let wait = ReadOptions::new()
         .wait(Duration::from_secs(20))
         .poll_interval(poll);
@@ -375,19 +373,26 @@ pub async fn a_reader_looks_again_when_the_throttle_window_closes(q: &dyn Queue)
     };
     let sender = async {
         sleep(Duration::from_millis(150)).await;
-        q.send(&name, &json!("b"), SendOptions::new())
-            .await
-            .expect("send b")
+        let b = q.send(&name, &json!("b"), SendOptions::new()).await;
+        (b.expect("send b"), Instant::now())
     };
-    let ((got, got_at), b) = tokio::join!(reader, sender);
+    let ((got, got_at), (b, sent_b)) = tokio::join!(reader, sender);
     assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
-    // The window closes 700 ms after a was sent; the next wake otherwise comes about 6 s
-    // after the warm-up read. (A reader that cannot listen polls every 20 ms.)
-    let since_a = got_at.duration_since(sent_a);
+    // Else b notified, and this case proved nothing about the window's end.
     assert!(
-        since_a < Duration::from_millis(2500),
+        sent_b.duration_since(before_a) < WINDOW,
+        "b went out {:?} after a, not inside the {WINDOW:?} window",
+        sent_b.duration_since(before_a)
+    );
+    // The window closes within `WINDOW` of a's send returning; the next wake otherwise
+    // comes `KNOWN` after the notification (or at the 20 s deadline). A reader that cannot
+    // listen polls every 20 ms.
+    let since_a = got_at.duration_since(before_a);
+    assert!(
+        since_a < WINDOW + Duration::from_millis(2500),
         "got b {since_a:?} after a was sent (the window closed after {WINDOW:?})"
     );
+    drop(held);
     cleanup(q, &name).await;
 }
 
