@@ -287,6 +287,31 @@ pub async fn a_throttled_send_still_reaches_a_waiting_reader(q: &dyn Queue) {
     cleanup(q, &name).await;
 }
 
+/// A read waiting up to 20 s (looking again every `poll`) on the empty queue `name`, and a
+/// send of `"b"` 150 ms after it starts: asserts that the read got exactly b; returns when
+/// it did, and when b's send returned.
+async fn read_while_b_is_sent(
+    q: &dyn Queue,
+    name: &pgmq_core::QueueName,
+    poll: Duration,
+) -> (Instant, Instant) {
+    let wait = ReadOptions::new()
+        .wait(Duration::from_secs(20))
+        .poll_interval(poll);
+    let reader = async {
+        let got = q.read_json(name, wait).await.expect("waiting read");
+        (got, Instant::now())
+    };
+    let sender = async {
+        sleep(Duration::from_millis(150)).await;
+        let b = q.send(name, &json!("b"), SendOptions::new()).await;
+        (b.expect("send b"), Instant::now())
+    };
+    let ((got, got_at), (b, sent_at)) = tokio::join!(reader, sender);
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
+    (got_at, sent_at)
+}
+
 /// A reader that starts waiting inside the throttle's window, after the notification that
 /// opened it was committed (this process did not listen yet, so it never received it),
 /// still gets a send the throttle leaves silent, soon after the window closes. (With a
@@ -308,20 +333,7 @@ pub async fn a_reader_arriving_inside_the_throttle_window_gets_a_silent_send(q: 
     let (listens, poll) = interval(q, &name).await;
     // Under load the subscription may take long enough that b comes after the window
     // and notifies; the reader must get it either way.
-    let wait = ReadOptions::new()
-        .wait(Duration::from_secs(20))
-        .poll_interval(poll);
-    let reader = async {
-        let got = q.read_json(&name, wait).await.expect("waiting read");
-        (got, Instant::now())
-    };
-    let sender = async {
-        sleep(Duration::from_millis(150)).await;
-        let b = q.send(&name, &json!("b"), SendOptions::new()).await;
-        (b.expect("send b"), Instant::now())
-    };
-    let ((got, got_at), (b, sent_at)) = tokio::join!(reader, sender);
-    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
+    let (got_at, sent_at) = read_while_b_is_sent(q, &name, poll).await;
     if listens {
         // The window closes within 700 ms of the first send; the reader must not sleep
         // towards its 20 s deadline.
@@ -364,20 +376,7 @@ pub async fn a_reader_looks_again_when_the_throttle_window_closes(q: &dyn Queue)
     let popped = q.pop_json(&name, 1).await.expect("pop a");
     assert_eq!(popped.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![a]);
     sleep(Duration::from_millis(100)).await;
-    let wait = ReadOptions::new()
-        .wait(Duration::from_secs(20))
-        .poll_interval(poll);
-    let reader = async {
-        let got = q.read_json(&name, wait).await.expect("waiting read");
-        (got, Instant::now())
-    };
-    let sender = async {
-        sleep(Duration::from_millis(150)).await;
-        let b = q.send(&name, &json!("b"), SendOptions::new()).await;
-        (b.expect("send b"), Instant::now())
-    };
-    let ((got, got_at), (b, sent_b)) = tokio::join!(reader, sender);
-    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![b]);
+    let (got_at, sent_b) = read_while_b_is_sent(q, &name, poll).await;
     // Else b notified, and this case proved nothing about the window's end.
     assert!(
         sent_b.duration_since(before_a) < WINDOW,
