@@ -276,7 +276,7 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          consumer counts emptying a full queue with no producers (contention on the claim alone);\n\
          W6 median read+delete latency with 100,000 invisible messages ahead vs none; W5-wait W5\n\
          with consumers that read with a wait (1 s, polling every 250 ms) instead of sleeping,\n\
-         after an untimed round of four messages per connection (ours only); W7 how soon one\n\
+         after an untimed round of six messages per connection (ours only); W7 how soon one\n\
          waiting consumer (wait and polling interval 30 s, so only a notification wakes it) gets each of 200 messages sent 50 ms apart, after its send returned\n\
          (the pgmq crate: `read_with_poll`, polling every 250 ms inside the server), and W7/idle\n\
          the database's transactions per minute (from `pg_stat_database`, less the harness's own)\n\

@@ -41,8 +41,9 @@ const W5_WAIT: Duration = Duration::from_secs(1);
 const W5_POLL: Duration = Duration::from_millis(250);
 /// The producers of W5-wait.
 const W5_PRODUCERS: usize = 4;
-/// Messages per connection in W5-wait's untimed first round.
-const W5_WARM_PER_CONNECTION: usize = 4;
+/// Messages per connection in W5-wait's untimed first round: past the five executions of a
+/// prepared statement that Postgres plans afresh on a connection.
+const W5_WARM_PER_CONNECTION: usize = 6;
 /// Each pool of W7 (ours and the pgmq crate's).
 const W7_POOL: u32 = 20;
 
