@@ -277,7 +277,8 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          W6 median read+delete latency with 100,000 invisible messages ahead vs none; W5-wait W5\n\
          with consumers that read with a wait (1 s, polling every 250 ms) instead of sleeping,\n\
          after an untimed round of six messages per connection (ours only); W7 how soon one\n\
-         waiting consumer (wait and polling interval 30 s, so only a notification wakes it) gets each of 200 messages sent 50 ms apart, after its send returned\n\
+         waiting consumer (wait and polling interval 30 s, so only a notification wakes it)\n\
+         gets each of 200 messages sent 50 ms apart, after its send returned\n\
          (the pgmq crate: `read_with_poll`, polling every 250 ms inside the server), and W7/idle\n\
          the database's transactions per minute (from `pg_stat_database`, less the harness's own)\n\
          while 16 consumers wait on an empty queue for 60 s (reads with a wait longer than that,\n\
@@ -285,9 +286,8 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          4, 16 and 64 handlers (1 ms each, archiving), from the first send until the queue is\n\
          empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
          handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\
-         messages through one `BatchingProducer` vs each calling `send` (pool of 70, each statement\n\
-         prepared on every connection first); W10 the\n\
-         soak, below the generated part (a worker under a fixed load for 10 minutes).\n\n\
+         messages through one `BatchingProducer` vs each calling `send` (pool of 70, each\n\
+         statement prepared on every connection first); W10 the soak, below the generated part (a worker under a fixed load for 10 minutes).\n\n\
          Method: every system runs the same loops (`benches/src/workloads.rs`) on tokio's\n\
          current-thread runtime (with the server on the same two cores, the multi-thread\n\
          runtime's cross-thread wake-ups cost more than the client work measured). Every sqlx pool,\n\
