@@ -339,8 +339,10 @@ pub trait Queue: Send + Sync {
 
     /// Turns on insert notifications for `queue`: every sending statement (of any client:
     /// this library, the extension's `pgmq.send`, plain SQL) notifies the channel
-    /// `pgmq.q_<name>.INSERT` when it commits, at most once per `throttle`
-    /// (`Duration::ZERO`: every one). The trigger, channel and throttle table are the pgmq
+    /// `pgmq.q_<name>.INSERT` when it commits, about once per `throttle` while sends keep
+    /// coming and at most twice in any `throttle` (`Duration::ZERO`: every one). A send late
+    /// in a throttle window notifies early for the next one, so that concurrent senders
+    /// never wait for each other's notification. The trigger, channel and throttle table are the pgmq
     /// extension's (`pgmq.notify_insert_throttle`), so its listeners and its
     /// `disable_notify_insert` work on these queues too. Queues made by
     /// [`create`](Self::create) have them on by default

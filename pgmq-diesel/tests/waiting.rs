@@ -44,3 +44,17 @@ async fn waiting_readers_recover_when_the_listener_is_killed() {
     let raw = sql(&q);
     listening::waiting_readers_recover_when_the_listener_is_killed(q, raw).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_late_in_the_throttle_window_notifies_for_the_next() {
+    let q = queue().await;
+    let raw = sql(&q);
+    listening::a_send_late_in_the_throttle_window_notifies_for_the_next(q, raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_late_in_the_throttle_window_skips_a_held_row() {
+    let q = queue().await;
+    let raw = sql(&q);
+    listening::a_send_late_in_the_throttle_window_skips_a_held_row(q, raw).await;
+}

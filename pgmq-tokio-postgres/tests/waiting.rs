@@ -80,3 +80,17 @@ async fn a_queue_on_a_bare_pool_polls() {
     );
     q.drop_queue(&name).await.expect("drop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_late_in_the_throttle_window_notifies_for_the_next() {
+    let q = queue().await;
+    let raw = sql(q.pool().clone());
+    listening::a_send_late_in_the_throttle_window_notifies_for_the_next(q, raw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_late_in_the_throttle_window_skips_a_held_row() {
+    let q = queue().await;
+    let raw = sql(q.pool().clone());
+    listening::a_send_late_in_the_throttle_window_skips_a_held_row(q, raw).await;
+}

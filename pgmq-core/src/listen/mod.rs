@@ -229,8 +229,8 @@ pub struct Readiness {
     /// The queue's notification throttle (`None`: sends do not notify; `Some(ZERO)`: every
     /// sending statement notifies). Give it to [`Subscription::set_throttle`].
     pub throttle: Option<Duration>,
-    /// On a throttled queue, how long until a send would notify again (`Some(ZERO)`: it
-    /// would now); a send before then may not notify. `None` without a throttle.
+    /// On a throttled queue, how long until the throttle's current window ends (`Some(ZERO)`:
+    /// it has); a send before then may not notify. `None` without a throttle.
     pub throttle_window: Option<Duration>,
     /// Whether a send to the throttled queue that may not have notified had not yet ended:
     /// it may still commit.

@@ -5,6 +5,15 @@
 //! as an argument: without a throttle it notifies at once and touches no table (the
 //! extension's function updates a throttle row on every insert, which makes concurrent
 //! senders queue behind that row's lock until they commit).
+//!
+//! With a throttle, the row's `last_notified_at` starts a window of the throttle's length in
+//! which sends stay silent. A send in the window's last stretch (its last 50 ms, or all of
+//! it for a shorter throttle) notifies for the next window, which starts where this one
+//! ends: so while sends keep coming, each window's notification goes out before the window
+//! starts, and no send finds a closed window and waits for the row while another send that
+//! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
+//! consumers; BENCHMARKS.md, eighth session). About one notification goes out per throttle
+//! interval under a steady stream, at most two in any interval.
 
 use super::{columns, queue_lock_key, queue_table, Binds};
 use crate::adapter::{Column, Statement};
@@ -21,6 +30,10 @@ pub(crate) const FUNCTION: &str = "pgmq_rs.notify_insert()";
 
 /// The prefix of the advisory lock key a throttled send holds (shared) until it ends.
 const SUPPRESSED: &str = "pgmq_rs.suppressed.";
+
+/// The longest last stretch of a throttle window in which a send notifies for the next
+/// window (the whole window, for a throttle up to this long).
+const LEAD_MS: i32 = 50;
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
@@ -45,7 +58,10 @@ pub(super) fn install_body() -> String {
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $notify$
   DECLARE
     queue text := substring(TG_TABLE_NAME FROM 3);
-    silent boolean;
+    last_at timestamptz;
+    throttle_ms integer;
+    window_end timestamptz;
+    now_at timestamptz;
   BEGIN
     IF TG_ARGV[0]::integer > 0 THEN
       -- Held until this transaction ends, from before the decision, so a waiting reader can
@@ -55,24 +71,42 @@ pub(super) fn install_body() -> String {
       -- notifies holds it too, which only makes a reader look again once it ends.
       PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
       -- Read first: most sends of a busy queue fall inside the window and write nothing.
-      silent := EXISTS (SELECT 1 FROM {THROTTLE_TABLE} t
-                        WHERE t.queue_name = queue
-                          AND clock_timestamp() - t.last_notified_at
-                              < t.throttle_interval_ms * interval '1 millisecond');
-      IF NOT silent THEN
-        -- No `SKIP LOCKED` here: a send that skipped a row locked by another send's
+      SELECT t.last_notified_at, t.throttle_interval_ms INTO last_at, throttle_ms
+      FROM {THROTTLE_TABLE} t WHERE t.queue_name = queue;
+      IF NOT FOUND THEN
+        RETURN NULL;
+      END IF;
+      window_end := last_at + throttle_ms * interval '1 millisecond';
+      now_at := clock_timestamp();
+      IF now_at < window_end - least(throttle_ms, {LEAD_MS}) * interval '1 millisecond' THEN
+        RETURN NULL;
+      END IF;
+      IF now_at < window_end THEN
+        -- The window's last stretch: notify now for the next window, which starts where
+        -- this one ends, so that the sends after its end find it committed and open instead
+        -- of all queueing behind the row of the one send that notifies. Skip the row when
+        -- another send holds it: the window, open and committed, covers this send whatever
+        -- that one does (readers look again when it ends).
+        PERFORM 1 FROM {THROTTLE_TABLE} t
+        WHERE t.queue_name = queue AND t.last_notified_at = last_at
+        FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+          RETURN NULL;
+        END IF;
+        UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
+        WHERE t.queue_name = queue;
+      ELSE
+        -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another send's
         -- notification would stay silent on a notification that never comes if that send
         -- rolls back (or if the lock is `enable_notify_insert`'s), and a reader already
-        -- parked would miss it. Waiting for the row costs 4 concurrent senders about 8% (see
-        -- BENCHMARKS.md, fifth session).
+        -- parked would miss it.
         UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
         WHERE t.queue_name = queue
           AND clock_timestamp() - t.last_notified_at
               >= t.throttle_interval_ms * interval '1 millisecond';
-        silent := NOT FOUND;
-      END IF;
-      IF silent THEN
-        RETURN NULL;
+        IF NOT FOUND THEN
+          RETURN NULL;
+        END IF;
       END IF;
     END IF;
     PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
@@ -159,8 +193,9 @@ pub fn disable(q: &QueueName) -> Statement {
 /// - `notifies`: whether sends notify (an enabled insert trigger of the extension's name,
 ///   ours or the extension's);
 /// - `throttle_ms`: the throttle interval of its notifications;
-/// - `window_ms`: on a throttled queue, milliseconds until the throttle lets the next send
-///   notify (0 or less when it would now): a send before then may not notify;
+/// - `window_ms`: on a throttled queue, milliseconds until the current throttle window ends
+///   (0 or less when it has): a send before then may stay silent (one in the window's last
+///   stretch notifies for the next window, which readers then learn from its notification);
 /// - `suppressed`: whether a send to the throttled queue that may not have notified has
 ///   not yet ended (its transaction holds [`SUPPRESSED`] shared from before it decided; this
 ///   statement tries it exclusively and lets go at once).

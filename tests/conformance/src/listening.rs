@@ -195,3 +195,161 @@ pub async fn waiting_readers_recover_when_the_listener_is_killed<E: Executor + '
     }
     executor.drop_queue(&name).await.expect("drop");
 }
+
+/// The throttle of the checks below: long, so that only the state each one writes into the
+/// throttle row decides where a send falls.
+const LONG_THROTTLE: Duration = Duration::from_secs(60);
+
+/// A send in the last stretch of a throttle window (its last 50 ms here) notifies at once
+/// for the next window, which starts where this one ends; the next send, inside that
+/// window, stays silent and writes nothing.
+///
+/// The send runs in one statement with the write that puts the window's end 25 ms ahead,
+/// so it falls in that stretch however slow the machine. Before the change that added the
+/// stretch, such a send stayed silent, leaving the notification to the first send after
+/// the window's end.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let name = fresh_queue(&executor, "late_send").await;
+    executor
+        .enable_notify_insert(&name, LONG_THROTTLE)
+        .await
+        .expect("enable throttled");
+    let mut sub = executor.subscribe(&name).await.expect("subscribe");
+    assert!(sub.can_listen(), "this check needs a listening executor");
+    let ms = LONG_THROTTLE.as_millis();
+    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
+    // The message is the window's start as written, to compare with what the send left.
+    sql(format!(
+        "WITH w AS (
+           UPDATE pgmq.notify_insert_throttle
+           SET last_notified_at = clock_timestamp() - ({ms} - 25) * interval '1 millisecond'
+           WHERE queue_name = '{name}' RETURNING last_notified_at)
+         INSERT INTO pgmq.\"q_{name}\" (vt, message)
+         SELECT clock_timestamp(), to_jsonb(w.last_notified_at) FROM w"
+    ))
+    .await;
+    let woke = tokio::time::timeout(Duration::from_secs(3), sub.changed()).await;
+    assert!(woke.is_ok(), "the send late in the window did not notify");
+    // The next window starts exactly where the old one ended (a send after the window's end
+    // would have started it at its own clock instead). The send after it writes nothing.
+    sql(format!(
+        "DO $check$
+         DECLARE
+           next_start timestamptz := (SELECT last_notified_at FROM {row});
+         BEGIN
+           IF next_start IS DISTINCT FROM
+              (SELECT (message #>> '{{}}')::timestamptz + {ms} * interval '1 millisecond'
+               FROM pgmq.\"q_{name}\")
+           THEN
+             RAISE EXCEPTION 'the next window does not start at the old one''s end: %',
+               next_start;
+           END IF;
+           INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"next\"');
+           IF (SELECT last_notified_at FROM {row}) IS DISTINCT FROM next_start THEN
+             RAISE EXCEPTION 'a send inside the next window wrote the throttle row';
+           END IF;
+         END $check$"
+    ))
+    .await;
+    let got = executor
+        .read_json(&name, ReadOptions::new().qty(10))
+        .await
+        .expect("read");
+    assert_eq!(got.len(), 2, "{got:?}");
+    drop(sub);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A send in the last stretch of a throttle window while another transaction holds the
+/// throttle row neither waits for it nor notifies: the window, open and committed, covers
+/// it. A reader parked inside that window still gets the message soon after the window
+/// ends, though nothing notified and the row's holder never did.
+///
+/// The send is a `DO` block that waits until 45 ms before the window's end, then inserts;
+/// it fails if the insert waited for the row's holder (which keeps it for 4 s) or wrote the
+/// row.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_send_late_in_the_throttle_window_skips_a_held_row<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let name = fresh_queue(&executor, "held_row").await;
+    executor
+        .enable_notify_insert(&name, LONG_THROTTLE)
+        .await
+        .expect("enable throttled");
+    let ms = LONG_THROTTLE.as_millis();
+    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
+    // The window ends a second and a half from now.
+    sql(format!(
+        "UPDATE pgmq.notify_insert_throttle
+         SET last_notified_at = clock_timestamp() - ({ms} - 1500) * interval '1 millisecond'
+         WHERE queue_name = '{name}'"
+    ))
+    .await;
+    // Parked inside the open window: it learns the window's end before it parks.
+    let reader = executor.read_json(&name, waiting(Duration::from_secs(20)));
+    let holder = {
+        let sql = Arc::clone(&sql);
+        let row = row.clone();
+        tokio::spawn(async move {
+            sleep(Duration::from_millis(200)).await;
+            sql(format!(
+                "DO $hold$ BEGIN
+                   PERFORM 1 FROM {row} FOR UPDATE;
+                   PERFORM pg_sleep(4);
+                 END $hold$"
+            ))
+            .await;
+        })
+    };
+    let sender = async {
+        sleep(Duration::from_millis(600)).await;
+        sql(format!(
+            "DO $send$
+             DECLARE
+               window_end timestamptz;
+               before timestamptz;
+             BEGIN
+               SELECT last_notified_at + {ms} * interval '1 millisecond', last_notified_at
+                 INTO window_end, before FROM {row};
+               WHILE clock_timestamp() < window_end - interval '45 milliseconds' LOOP
+                 PERFORM pg_sleep(0.002);
+               END LOOP;
+               IF clock_timestamp() >= window_end - interval '20 milliseconds' THEN
+                 RAISE EXCEPTION 'the send came too late in the window to check anything';
+               END IF;
+               INSERT INTO pgmq.\"q_{name}\" (vt, message)
+               VALUES (clock_timestamp(), '\"skipped\"');
+               IF clock_timestamp() >= window_end THEN
+                 RAISE EXCEPTION 'the send waited for the row''s holder';
+               END IF;
+               IF (SELECT last_notified_at FROM {row}) IS DISTINCT FROM before THEN
+                 RAISE EXCEPTION 'the send wrote the held row';
+               END IF;
+             END $send$"
+        ))
+        .await;
+        Instant::now()
+    };
+    let (got, sent) = tokio::join!(reader, sender);
+    let got = got.expect("read with wait");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].message, json!("skipped"));
+    // The window ended about 45 ms after the send; readers look again just after it ends.
+    let late = sent.elapsed();
+    assert!(
+        late < Duration::from_secs(2),
+        "got it {late:?} after the send"
+    );
+    holder.await.expect("the row's holder");
+    executor.drop_queue(&name).await.expect("drop");
+}
