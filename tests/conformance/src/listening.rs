@@ -200,6 +200,18 @@ pub async fn waiting_readers_recover_when_the_listener_is_killed<E: Executor + '
 /// throttle row decides where a send falls.
 const LONG_THROTTLE: Duration = Duration::from_secs(60);
 
+/// A fresh queue with notifications throttled to [`LONG_THROTTLE`]: its name, the throttle
+/// in milliseconds, and the `FROM`/`WHERE` naming its throttle row.
+async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u128, String) {
+    let name = fresh_queue(executor, tag).await;
+    executor
+        .enable_notify_insert(&name, LONG_THROTTLE)
+        .await
+        .expect("enable throttled");
+    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
+    (name, LONG_THROTTLE.as_millis(), row)
+}
+
 /// A send in the last stretch of a throttle window (its last 50 ms here) notifies at once
 /// for the next window, which starts where this one ends; the next send, inside that
 /// window, stays silent and writes nothing.
@@ -215,15 +227,9 @@ pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executo
     executor: E,
     sql: Sql,
 ) {
-    let name = fresh_queue(&executor, "late_send").await;
-    executor
-        .enable_notify_insert(&name, LONG_THROTTLE)
-        .await
-        .expect("enable throttled");
+    let (name, ms, row) = long_throttled(&executor, "late_send").await;
     let mut sub = executor.subscribe(&name).await.expect("subscribe");
     assert!(sub.can_listen(), "this check needs a listening executor");
-    let ms = LONG_THROTTLE.as_millis();
-    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
     // The message is the window's start as written, to compare with what the send left.
     sql(format!(
         "WITH w AS (
@@ -281,13 +287,7 @@ pub async fn a_send_late_in_the_throttle_window_skips_a_held_row<E: Executor + '
     executor: E,
     sql: Sql,
 ) {
-    let name = fresh_queue(&executor, "held_row").await;
-    executor
-        .enable_notify_insert(&name, LONG_THROTTLE)
-        .await
-        .expect("enable throttled");
-    let ms = LONG_THROTTLE.as_millis();
-    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
+    let (name, ms, row) = long_throttled(&executor, "held_row").await;
     // The window ends a second and a half from now.
     sql(format!(
         "UPDATE pgmq.notify_insert_throttle
