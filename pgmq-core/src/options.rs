@@ -90,8 +90,8 @@ pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
     Ok(qty as i64)
 }
 
-/// The throttle of a new queue's insert notifications: at most one notifying transaction
-/// per queue per this span. Every notifying commit takes a lock that serializes it with all
+/// The throttle of a new queue's insert notifications: about one notifying transaction per
+/// queue per this span while sends keep coming, at most two in any such span. Every notifying commit takes a lock that serializes it with all
 /// other notifying commits of the server, so one per send would cap concurrent senders;
 /// waiting readers cover the sends the throttle leaves silent (see
 /// [`Queue::readiness`](crate::Queue::readiness)).
@@ -160,8 +160,9 @@ impl CreateOptions {
         Self::default()
     }
 
-    /// Insert notifications at most once per `throttle` (`Duration::ZERO`: one per sending
-    /// statement).
+    /// Insert notifications about once per `throttle` while sends keep coming, at most twice
+    /// in any `throttle` (`Duration::ZERO`: one per sending statement); see
+    /// [`Queue::enable_notify_insert`](crate::Queue::enable_notify_insert).
     pub fn notify_insert(mut self, throttle: Duration) -> Self {
         self.notify_insert = Some(throttle);
         self

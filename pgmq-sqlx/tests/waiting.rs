@@ -58,3 +58,10 @@ async fn a_send_late_in_the_throttle_window_skips_a_held_row() {
     let raw = sql(q.pool().clone());
     listening::a_send_late_in_the_throttle_window_skips_a_held_row(q, raw).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_queue_without_its_throttle_row_still_notifies() {
+    let q = queue().await;
+    let raw = sql(q.pool().clone());
+    listening::a_throttled_queue_without_its_throttle_row_still_notifies(q, raw).await;
+}

@@ -4,7 +4,8 @@
 //! A background task owns the connection an adapter's [`Listener`] opens. Each queue a
 //! reader waits on is a channel. A notification wakes one parked reader of its channel (who
 //! passes the turn on when it finds messages, as there may be more), and on a throttled
-//! queue one more after the throttle interval, for the sends the throttle left silent: so a
+//! queue one more once the window it announced has ended, for the sends the throttle left
+//! silent: so a
 //! burst of sends does not wake every idle reader at once. The task never runs `LISTEN` on a
 //! connection it is receiving on (not every driver allows that mid-receive): when a reader
 //! needs a channel the connection lacks, the task opens a new connection listening on all of
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 use crate::adapter::Listener;
+use crate::sql;
 
 /// The first pause before connecting again after a failure; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -68,8 +70,8 @@ pub(crate) struct Channel {
     /// of a closed throttle window. One is enough: the others stay parked.
     pub(crate) watching: AtomicBool,
     /// The queue's notification throttle in milliseconds, as its readers last learned it:
-    /// a notification is followed by one more wake this long (and a little) later, for the
-    /// sends the throttle left silent.
+    /// a notification is followed by one more wake when the window it announced has ended at
+    /// the latest (see [`trailing_wake`]), for the sends the throttle left silent.
     throttle_ms: AtomicU64,
     /// Turns to read: at most [`READERS_AT_ONCE`] of this process's waiting readers of the
     /// queue run a statement at a time; the others wait in line (first come, first served),
@@ -96,7 +98,7 @@ impl Channel {
         if ms > before {
             let ch = Arc::clone(self);
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(ms) + TRAILING_SLACK).await;
+                tokio::time::sleep(trailing_wake(ms)).await;
                 ch.turn.notify_one();
             });
         }
@@ -114,12 +116,22 @@ fn default_throttle_ms() -> u64 {
     u64::try_from(crate::DEFAULT_NOTIFY_THROTTLE.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How much later than the throttle interval the trailing wake comes.
+/// How much later than the end of the window a notification announced the trailing wake
+/// comes.
 const TRAILING_SLACK: Duration = Duration::from_millis(2);
+
+/// How long after a notification on a queue throttled to `throttle_ms` its trailing wake
+/// comes: when the window it announced has ended at the latest. A send late in a window
+/// notifies for the next one, which can end up to [`sql::NOTIFY_LEAD_MS`] (or one
+/// throttle, if shorter) more than a throttle after that notification.
+fn trailing_wake(throttle_ms: u64) -> Duration {
+    let lead = u64::try_from(sql::NOTIFY_LEAD_MS).unwrap_or(0);
+    Duration::from_millis(throttle_ms.saturating_add(throttle_ms.min(lead))) + TRAILING_SLACK
+}
 
 impl Shared {
     /// A notification on `channel`: wakes one reader now and, on a throttled queue, one more
-    /// after the throttle interval.
+    /// once the window it announced has ended.
     fn notified(&self, channel: &str) {
         let Some(ch) = lock(&self.channels).get(channel).cloned() else {
             return;
@@ -128,7 +140,7 @@ impl Shared {
         let throttle = ch.throttle_ms.load(Ordering::Relaxed);
         if throttle > 0 {
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(throttle) + TRAILING_SLACK).await;
+                tokio::time::sleep(trailing_wake(throttle)).await;
                 ch.turn.notify_one();
             });
         }

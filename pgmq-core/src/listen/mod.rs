@@ -198,8 +198,8 @@ impl Subscription {
     }
 
     /// Tells the listening connection this queue's notification throttle (from
-    /// [`Readiness::throttle`]), so each notification is followed by one more wake after it,
-    /// for the sends the throttle left silent. Until told, it assumes
+    /// [`Readiness::throttle`]), so each notification is followed by one more wake once the
+    /// window it announced has ended, for the sends the throttle left silent. Until told, it assumes
     /// [`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE).
     pub fn set_throttle(&self, throttle: Duration) {
         if let Some(l) = &self.inner {
@@ -229,8 +229,9 @@ pub struct Readiness {
     /// The queue's notification throttle (`None`: sends do not notify; `Some(ZERO)`: every
     /// sending statement notifies). Give it to [`Subscription::set_throttle`].
     pub throttle: Option<Duration>,
-    /// On a throttled queue, how long until the throttle's current window ends (`Some(ZERO)`:
-    /// it has); a send before then may not notify. `None` without a throttle.
+    /// On a throttled queue, how long until the throttle's latest window ends (`Some(ZERO)`:
+    /// it has); a send before then may not notify. A send late in one window announces the
+    /// next, so this can be a little longer than the throttle. `None` without a throttle.
     pub throttle_window: Option<Duration>,
     /// Whether a send to the throttled queue that may not have notified had not yet ended:
     /// it may still commit.

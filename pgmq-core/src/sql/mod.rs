@@ -31,6 +31,7 @@ pub use dead_letter::{dead_letter, oldest_source, redrive};
 pub use fifo_index::{create_fifo_index, fifo_index};
 pub use grouped::read_grouped;
 pub use metrics::{list_queues, metrics, metrics_all, purge};
+pub(crate) use notify::LEAD_MS as NOTIFY_LEAD_MS;
 pub use notify::{disable as disable_notify, enable as enable_notify, readiness};
 pub use partitions::{
     convert_archive_partitioned, create_partitioned, partition_maintenance, partitions,

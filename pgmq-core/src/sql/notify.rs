@@ -10,9 +10,10 @@
 //! which sends stay silent. A send in the window's last stretch (its last 50 ms, or all of
 //! it for a shorter throttle) notifies for the next window, which starts where this one
 //! ends: so while sends keep coming, each window's notification goes out before the window
-//! starts, and no send finds a closed window and waits for the row while another send that
+//! starts, and sends rarely find a closed window and wait for the row while the send that
 //! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
-//! consumers; BENCHMARKS.md, eighth session). About one notification goes out per throttle
+//! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
+//! notifier, does a send still wait. About one notification goes out per throttle
 //! interval under a steady stream, at most two in any interval.
 
 use super::{columns, queue_lock_key, queue_table, Binds};
@@ -33,7 +34,7 @@ const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 
 /// The longest last stretch of a throttle window in which a send notifies for the next
 /// window (the whole window, for a throttle up to this long).
-const LEAD_MS: i32 = 50;
+pub(crate) const LEAD_MS: i32 = 50;
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
@@ -73,39 +74,40 @@ pub(super) fn install_body() -> String {
       -- Read first: most sends of a busy queue fall inside the window and write nothing.
       SELECT t.last_notified_at, t.throttle_interval_ms INTO last_at, throttle_ms
       FROM {THROTTLE_TABLE} t WHERE t.queue_name = queue;
-      IF NOT FOUND THEN
-        RETURN NULL;
-      END IF;
-      window_end := last_at + throttle_ms * interval '1 millisecond';
-      now_at := clock_timestamp();
-      IF now_at < window_end - least(throttle_ms, {LEAD_MS}) * interval '1 millisecond' THEN
-        RETURN NULL;
-      END IF;
-      IF now_at < window_end THEN
-        -- The window's last stretch: notify now for the next window, which starts where
-        -- this one ends, so that the sends after its end find it committed and open instead
-        -- of all queueing behind the row of the one send that notifies. Skip the row when
-        -- another send holds it: the window, open and committed, covers this send whatever
-        -- that one does (readers look again when it ends).
-        PERFORM 1 FROM {THROTTLE_TABLE} t
-        WHERE t.queue_name = queue AND t.last_notified_at = last_at
-        FOR UPDATE SKIP LOCKED;
-        IF NOT FOUND THEN
+      -- No row (the table is unlogged, so a crash empties it): notify, as without a
+      -- throttle, which is also what readers then believe (`readiness`).
+      IF FOUND THEN
+        window_end := last_at + throttle_ms * interval '1 millisecond';
+        now_at := clock_timestamp();
+        IF now_at < window_end - least(throttle_ms, {LEAD_MS}) * interval '1 millisecond' THEN
           RETURN NULL;
         END IF;
-        UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
-        WHERE t.queue_name = queue;
-      ELSE
-        -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another send's
-        -- notification would stay silent on a notification that never comes if that send
-        -- rolls back (or if the lock is `enable_notify_insert`'s), and a reader already
-        -- parked would miss it.
-        UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
-        WHERE t.queue_name = queue
-          AND clock_timestamp() - t.last_notified_at
-              >= t.throttle_interval_ms * interval '1 millisecond';
-        IF NOT FOUND THEN
-          RETURN NULL;
+        IF now_at < window_end THEN
+          -- The window's last stretch: notify now for the next window, which starts where
+          -- this one ends, so that the sends after its end find it committed and open instead
+          -- of all queueing behind the row of the one send that notifies. Skip the row when
+          -- another send holds it: the window, open and committed, covers this send whatever
+          -- that one does (readers look again when it ends).
+          PERFORM 1 FROM {THROTTLE_TABLE} t
+          WHERE t.queue_name = queue AND t.last_notified_at = last_at
+          FOR UPDATE SKIP LOCKED;
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
+          UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
+          WHERE t.queue_name = queue;
+        ELSE
+          -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another send's
+          -- notification would stay silent on a notification that never comes if that send
+          -- rolls back (or if the lock is `enable_notify_insert`'s), and a reader already
+          -- parked would miss it.
+          UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
+          WHERE t.queue_name = queue
+            AND clock_timestamp() - t.last_notified_at
+                >= t.throttle_interval_ms * interval '1 millisecond';
+          IF NOT FOUND THEN
+            RETURN NULL;
+          END IF;
         END IF;
       END IF;
     END IF;
@@ -168,7 +170,8 @@ $pgmq$",
 }
 
 /// Turns insert notifications on for `q` (replacing any trigger of that name, ours or the
-/// extension's), at most one per `throttle_ms` milliseconds (0: one per sending statement).
+/// extension's), about one per `throttle_ms` milliseconds while sends keep coming and at
+/// most two in any such interval (0: one per sending statement).
 /// Raises `undefined_table` when the queue does not exist.
 pub fn enable(q: &QueueName, throttle_ms: i32) -> Statement {
     on_existing_queue(q, &switch_on(q, throttle_ms))

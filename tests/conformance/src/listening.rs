@@ -200,6 +200,21 @@ pub async fn waiting_readers_recover_when_the_listener_is_killed<E: Executor + '
 /// throttle row decides where a send falls.
 const LONG_THROTTLE: Duration = Duration::from_secs(60);
 
+/// A subscription to `name` whose listening connection is up (within 10 s).
+async fn listening_on<E: Executor>(executor: &E, name: &QueueName) -> pgmq_core::Subscription {
+    let sub = executor.subscribe(name).await.expect("subscribe");
+    assert!(sub.can_listen(), "this check needs a listening executor");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sub.is_listening() {
+        assert!(
+            Instant::now() < deadline,
+            "the listening connection did not come up"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    sub
+}
+
 /// A fresh queue with notifications throttled to [`LONG_THROTTLE`]: its name, the throttle
 /// in milliseconds, and the `FROM`/`WHERE` naming its throttle row.
 async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u128, String) {
@@ -216,8 +231,8 @@ async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u12
 /// for the next window, which starts where this one ends; the next send, inside that
 /// window, stays silent and writes nothing.
 ///
-/// The send runs in one statement with the write that puts the window's end 25 ms ahead,
-/// so it falls in that stretch however slow the machine. Before the change that added the
+/// The send runs in one statement with the write that puts the window's end 49 ms ahead,
+/// so its trigger falls in that stretch unless the statement stalls for 49 ms. Before the change that added the
 /// stretch, such a send stayed silent, leaving the notification to the first send after
 /// the window's end.
 ///
@@ -228,13 +243,12 @@ pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executo
     sql: Sql,
 ) {
     let (name, ms, row) = long_throttled(&executor, "late_send").await;
-    let mut sub = executor.subscribe(&name).await.expect("subscribe");
-    assert!(sub.can_listen(), "this check needs a listening executor");
+    let mut sub = listening_on(&executor, &name).await;
     // The message is the window's start as written, to compare with what the send left.
     sql(format!(
         "WITH w AS (
            UPDATE pgmq.notify_insert_throttle
-           SET last_notified_at = clock_timestamp() - ({ms} - 25) * interval '1 millisecond'
+           SET last_notified_at = clock_timestamp() - ({ms} - 49) * interval '1 millisecond'
            WHERE queue_name = '{name}' RETURNING last_notified_at)
          INSERT INTO pgmq.\"q_{name}\" (vt, message)
          SELECT clock_timestamp(), to_jsonb(w.last_notified_at) FROM w"
@@ -243,7 +257,9 @@ pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executo
     let woke = tokio::time::timeout(Duration::from_secs(3), sub.changed()).await;
     assert!(woke.is_ok(), "the send late in the window did not notify");
     // The next window starts exactly where the old one ended (a send after the window's end
-    // would have started it at its own clock instead). The send after it writes nothing.
+    // would have started it at its own clock instead). The send after it writes nothing, so
+    // it did not notify either: with the row present, the trigger notifies only after
+    // writing it.
     sql(format!(
         "DO $check$
          DECLARE
@@ -277,7 +293,7 @@ pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executo
 /// it. A reader parked inside that window still gets the message soon after the window
 /// ends, though nothing notified and the row's holder never did.
 ///
-/// The send is a `DO` block that waits until 45 ms before the window's end, then inserts;
+/// The send is a `DO` block that waits until 49 ms before the window's end, then inserts;
 /// it fails if the insert waited for the row's holder (which keeps it for 4 s) or wrote the
 /// row.
 ///
@@ -321,10 +337,10 @@ pub async fn a_send_late_in_the_throttle_window_skips_a_held_row<E: Executor + '
              BEGIN
                SELECT last_notified_at + {ms} * interval '1 millisecond', last_notified_at
                  INTO window_end, before FROM {row};
-               WHILE clock_timestamp() < window_end - interval '45 milliseconds' LOOP
-                 PERFORM pg_sleep(0.002);
+               WHILE clock_timestamp() < window_end - interval '49 milliseconds' LOOP
+                 PERFORM pg_sleep(0.001);
                END LOOP;
-               IF clock_timestamp() >= window_end - interval '20 milliseconds' THEN
+               IF clock_timestamp() >= window_end - interval '25 milliseconds' THEN
                  RAISE EXCEPTION 'the send came too late in the window to check anything';
                END IF;
                INSERT INTO pgmq.\"q_{name}\" (vt, message)
@@ -344,12 +360,47 @@ pub async fn a_send_late_in_the_throttle_window_skips_a_held_row<E: Executor + '
     let got = got.expect("read with wait");
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].message, json!("skipped"));
-    // The window ended about 45 ms after the send; readers look again just after it ends.
+    // The window ended about 49 ms after the send; readers look again just after it ends.
     let late = sent.elapsed();
     assert!(
         late < Duration::from_secs(2),
         "got it {late:?} after the send"
     );
     holder.await.expect("the row's holder");
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A throttled queue whose throttle row is gone (the table is unlogged: a crash empties it)
+/// still wakes a waiting reader at once: its sends notify as if unthrottled, which is what
+/// `readiness` then reports.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_throttled_queue_without_its_throttle_row_still_notifies<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, row) = long_throttled(&executor, "no_row").await;
+    sql(format!("DELETE FROM {row}")).await;
+    let ready = executor.readiness(&name).await.expect("readiness");
+    assert!(ready.notifies && ready.throttle.is_none(), "{ready:?}");
+    let _listening = listening_on(&executor, &name).await;
+    let reader = executor.read_json(&name, waiting(Duration::from_secs(20)));
+    let sender = async {
+        sleep(Duration::from_millis(400)).await;
+        let id = executor
+            .send(&name, &json!("no row"), SendOptions::new())
+            .await
+            .expect("send");
+        (id, Instant::now())
+    };
+    let (got, (id, sent)) = tokio::join!(reader, sender);
+    let got = got.expect("read with wait");
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
+    let late = sent.elapsed();
+    assert!(
+        late < Duration::from_secs(2),
+        "woke {late:?} after the send"
+    );
     executor.drop_queue(&name).await.expect("drop");
 }
