@@ -140,6 +140,30 @@ pub async fn a_plain_insert_wakes_a_waiting_reader<E: Executor + 'static>(execut
     executor.drop_queue(&name).await.expect("drop");
 }
 
+/// A read waiting up to 20 s on the empty queue `name` while `message` is sent once
+/// `before_send` has run: asserts the read got exactly that message, and returns how long
+/// after the send it did.
+async fn got_while_sending<E: Executor>(
+    executor: &E,
+    name: &QueueName,
+    message: pgmq_core::serde_json::Value,
+    before_send: impl std::future::Future<Output = ()>,
+) -> Duration {
+    let reader = executor.read_json(name, waiting(Duration::from_secs(20)));
+    let sender = async {
+        before_send.await;
+        let id = executor
+            .send(name, &message, SendOptions::new())
+            .await
+            .expect("send");
+        (id, Instant::now())
+    };
+    let (got, (id, sent)) = tokio::join!(reader, sender);
+    let got = got.expect("read with wait");
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
+    sent.elapsed()
+}
+
 /// Kills the listening connection of this process for `name` (the one whose `LISTEN`
 /// names its channel).
 async fn kill_listener(sql: &Sql, name: &QueueName) {
@@ -168,23 +192,15 @@ pub async fn waiting_readers_recover_when_the_listener_is_killed<E: Executor + '
 ) {
     let name = fresh_queue(&executor, "killed").await;
     for round in 0..2 {
-        let reader = executor.read_json(&name, waiting(Duration::from_secs(20)));
-        let sender = async {
+        let before_send = async {
             sleep(Duration::from_millis(500)).await;
             if round == 0 {
                 kill_listener(&sql, &name).await;
                 sleep(Duration::from_millis(100)).await;
             }
-            let id = executor
-                .send(&name, &json!({ "round": round }), SendOptions::new())
-                .await
-                .expect("send");
-            (id, Instant::now())
         };
-        let (got, (id, sent)) = tokio::join!(reader, sender);
-        let got = got.expect("read with wait");
-        assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
-        let late = sent.elapsed();
+        let late =
+            got_while_sending(&executor, &name, json!({ "round": round }), before_send).await;
         let limit = Duration::from_secs(if round == 0 { 4 } else { 2 });
         assert!(
             late < limit,
@@ -385,19 +401,8 @@ pub async fn a_throttled_queue_without_its_throttle_row_still_notifies<E: Execut
     let ready = executor.readiness(&name).await.expect("readiness");
     assert!(ready.notifies && ready.throttle.is_none(), "{ready:?}");
     let _listening = listening_on(&executor, &name).await;
-    let reader = executor.read_json(&name, waiting(Duration::from_secs(20)));
-    let sender = async {
-        sleep(Duration::from_millis(400)).await;
-        let id = executor
-            .send(&name, &json!("no row"), SendOptions::new())
-            .await
-            .expect("send");
-        (id, Instant::now())
-    };
-    let (got, (id, sent)) = tokio::join!(reader, sender);
-    let got = got.expect("read with wait");
-    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
-    let late = sent.elapsed();
+    let pause = sleep(Duration::from_millis(400));
+    let late = got_while_sending(&executor, &name, json!("no row"), pause).await;
     assert!(
         late < Duration::from_secs(2),
         "woke {late:?} after the send"
