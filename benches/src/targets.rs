@@ -287,7 +287,8 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
          handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\
          messages through one `BatchingProducer` vs each calling `send` (pool of 70, each\n\
-         statement prepared on every connection first); W10 the soak, below the generated part (a worker under a fixed load for 10 minutes).\n\n\
+         statement prepared on every connection first); W10 the soak, below the generated part\n\
+         (a worker under a fixed load for 10 minutes).\n\n\
          Method: every system runs the same loops (`benches/src/workloads.rs`) on tokio's\n\
          current-thread runtime (with the server on the same two cores, the multi-thread\n\
          runtime's cross-thread wake-ups cost more than the client work measured). Every sqlx pool,\n\

@@ -91,9 +91,10 @@ pub(crate) fn checked_qty(qty: usize, argument: &'static str) -> Result<i64> {
 }
 
 /// The throttle of a new queue's insert notifications: about one notifying transaction per
-/// queue per this span while sends keep coming, at most two in any such span. Every notifying commit takes a lock that serializes it with all
-/// other notifying commits of the server, so one per send would cap concurrent senders;
-/// waiting readers cover the sends the throttle leaves silent (see
+/// queue per this span while sends keep coming, at most two in any such span. Every
+/// notifying commit takes a lock that serializes it with all other notifying commits of the
+/// server, so one per send would cap concurrent senders; waiting readers cover the sends the
+/// throttle leaves silent (see
 /// [`Queue::readiness`](crate::Queue::readiness)).
 pub const DEFAULT_NOTIFY_THROTTLE: Duration = Duration::from_millis(10);
 

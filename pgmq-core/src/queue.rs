@@ -342,8 +342,8 @@ pub trait Queue: Send + Sync {
     /// `pgmq.q_<name>.INSERT` when it commits, about once per `throttle` while sends keep
     /// coming and at most twice in any `throttle` (`Duration::ZERO`: every one). A send late
     /// in a throttle window notifies early for the next one, so that concurrent senders
-    /// rarely wait for each other's notification. The trigger, channel and throttle table are the pgmq
-    /// extension's (`pgmq.notify_insert_throttle`), so its listeners and its
+    /// rarely wait for each other's notification. The trigger, channel and throttle table are
+    /// the pgmq extension's (`pgmq.notify_insert_throttle`), so its listeners and its
     /// `disable_notify_insert` work on these queues too. Queues made by
     /// [`create`](Self::create) have them on by default
     /// ([`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE)).

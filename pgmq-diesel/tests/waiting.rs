@@ -1,10 +1,11 @@
-//! Waiting on diesel-async: parked readers run no statements, a plain SQL insert wakes
-//! them, and they recover when their listening connection is killed.
+//! Waiting on diesel-async: every check of `pgmq_conformance::listening` (parked readers
+//! run no statements, a plain SQL insert wakes them, they recover when their listening
+//! connection is killed, and the notification throttle's windows).
 
 use std::sync::Arc;
 
 use diesel_async::SimpleAsyncConnection;
-use pgmq_conformance::listening::{self, Sql};
+use pgmq_conformance::listening::Sql;
 use pgmq_diesel::DieselQueue;
 
 fn url() -> String {
@@ -26,42 +27,4 @@ fn sql(q: &DieselQueue) -> Sql {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parked_readers_run_no_statements() {
-    listening::parked_readers_run_no_statements(queue().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_insert_wakes_a_waiting_reader() {
-    let q = queue().await;
-    let raw = sql(&q);
-    listening::a_plain_insert_wakes_a_waiting_reader(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_readers_recover_when_the_listener_is_killed() {
-    let q = queue().await;
-    let raw = sql(&q);
-    listening::waiting_readers_recover_when_the_listener_is_killed(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_late_in_the_throttle_window_notifies_for_the_next() {
-    let q = queue().await;
-    let raw = sql(&q);
-    listening::a_send_late_in_the_throttle_window_notifies_for_the_next(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_late_in_the_throttle_window_skips_a_held_row() {
-    let q = queue().await;
-    let raw = sql(&q);
-    listening::a_send_late_in_the_throttle_window_skips_a_held_row(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttled_queue_without_its_throttle_row_still_notifies() {
-    let q = queue().await;
-    let raw = sql(&q);
-    listening::a_throttled_queue_without_its_throttle_row_still_notifies(q, raw).await;
-}
+pgmq_conformance::listening_tests!(queue: queue(), sql: sql);

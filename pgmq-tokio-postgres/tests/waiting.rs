@@ -1,11 +1,12 @@
-//! Waiting on tokio-postgres: parked readers run no statements, a plain SQL insert wakes
-//! them, they recover when their listening connection is killed, and a queue on a pool
-//! without a listener still delivers by polling.
+//! Waiting on tokio-postgres: every check of `pgmq_conformance::listening` (parked readers
+//! run no statements, a plain SQL insert wakes them, they recover when their listening
+//! connection is killed, and the notification throttle's windows), and a queue on a
+//! pool without a listener still delivers by polling.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgmq_conformance::listening::{self, Sql};
+use pgmq_conformance::listening::Sql;
 use pgmq_core::serde_json::json;
 use pgmq_core::{Queue, QueueExt, ReadOptions, SendOptions};
 use pgmq_tokio_postgres::deadpool_postgres::Pool;
@@ -30,25 +31,6 @@ fn sql(pool: Pool) -> Sql {
                 .expect("the test's own SQL");
         })
     })
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parked_readers_run_no_statements() {
-    listening::parked_readers_run_no_statements(queue().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_insert_wakes_a_waiting_reader() {
-    let q = queue().await;
-    let raw = sql(q.pool().clone());
-    listening::a_plain_insert_wakes_a_waiting_reader(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_readers_recover_when_the_listener_is_killed() {
-    let q = queue().await;
-    let raw = sql(q.pool().clone());
-    listening::waiting_readers_recover_when_the_listener_is_killed(q, raw).await;
 }
 
 /// A queue built on a pool alone (no listener configured) cannot listen: its subscription
@@ -81,23 +63,7 @@ async fn a_queue_on_a_bare_pool_polls() {
     q.drop_queue(&name).await.expect("drop");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_late_in_the_throttle_window_notifies_for_the_next() {
-    let q = queue().await;
-    let raw = sql(q.pool().clone());
-    listening::a_send_late_in_the_throttle_window_notifies_for_the_next(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_send_late_in_the_throttle_window_skips_a_held_row() {
-    let q = queue().await;
-    let raw = sql(q.pool().clone());
-    listening::a_send_late_in_the_throttle_window_skips_a_held_row(q, raw).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttled_queue_without_its_throttle_row_still_notifies() {
-    let q = queue().await;
-    let raw = sql(q.pool().clone());
-    listening::a_throttled_queue_without_its_throttle_row_still_notifies(q, raw).await;
-}
+pgmq_conformance::listening_tests!(
+    queue: queue(),
+    sql: |q: &TokioPostgresQueue| sql(q.pool().clone()),
+);

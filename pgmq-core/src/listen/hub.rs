@@ -5,13 +5,12 @@
 //! reader waits on is a channel. A notification wakes one parked reader of its channel (who
 //! passes the turn on when it finds messages, as there may be more), and on a throttled
 //! queue one more once the window it announced has ended, for the sends the throttle left
-//! silent: so a
-//! burst of sends does not wake every idle reader at once. The task never runs `LISTEN` on a
-//! connection it is receiving on (not every driver allows that mid-receive): when a reader
-//! needs a channel the connection lacks, the task opens a new connection listening on all of
-//! them and drops the old one. Whenever the task (re)connects or loses its connection it
-//! wakes every reader, so they read again rather than trust notifications that may have been
-//! missed.
+//! silent: so a burst of sends does not wake every idle reader at once. The task never runs
+//! `LISTEN` on a connection it is receiving on (not every driver allows that mid-receive):
+//! when a reader needs a channel the connection lacks, the task opens a new connection
+//! listening on all of them and drops the old one. Whenever the task (re)connects or loses
+//! its connection it wakes every reader, so they read again rather than trust notifications
+//! that may have been missed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

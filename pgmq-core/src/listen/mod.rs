@@ -199,8 +199,8 @@ impl Subscription {
 
     /// Tells the listening connection this queue's notification throttle (from
     /// [`Readiness::throttle`]), so each notification is followed by one more wake once the
-    /// window it announced has ended, for the sends the throttle left silent. Until told, it assumes
-    /// [`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE).
+    /// window it announced has ended, for the sends the throttle left silent. Until told, it
+    /// assumes [`DEFAULT_NOTIFY_THROTTLE`](crate::DEFAULT_NOTIFY_THROTTLE).
     pub fn set_throttle(&self, throttle: Duration) {
         if let Some(l) = &self.inner {
             l.turn.set_throttle(throttle);

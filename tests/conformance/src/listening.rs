@@ -1,7 +1,7 @@
 //! Checks of waiting that need more than a [`Queue`]: the [`Executor`] under it (to count
 //! the statements it runs) and a way to run SQL of the test's own (a plain `INSERT` from
-//! another client, killing the listening connection). Each adapter's tests call them with
-//! its pool-backed executor.
+//! another client, killing the listening connection). Each adapter's tests expand them all
+//! with [`listening_tests!`](crate::listening_tests) on its pool-backed executor.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -248,9 +248,9 @@ async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u12
 /// window, stays silent and writes nothing.
 ///
 /// The send runs in one statement with the write that puts the window's end 49 ms ahead,
-/// so its trigger falls in that stretch unless the statement stalls for 49 ms. Before the change that added the
-/// stretch, such a send stayed silent, leaving the notification to the first send after
-/// the window's end.
+/// so its trigger falls in that stretch unless the statement stalls for 49 ms. Before the
+/// change that added the stretch, such a send stayed silent, leaving the notification to the
+/// first send after the window's end.
 ///
 /// # Panics
 /// When the check fails.

@@ -357,3 +357,39 @@ macro_rules! __pool_case {
         }
     };
 }
+
+/// Expands every check of [`listening`](crate::listening) into a `#[tokio::test]` for one
+/// backend, so each adapter lists none of them by hand.
+///
+/// - `queue`: an expression that is a future of the backend's pool-backed queue (with its
+///   listener), e.g. `queue()`;
+/// - `sql`: a closure from `&` that queue to a [`listening::Sql`](crate::listening::Sql)
+///   running text on a connection of the test's own.
+#[macro_export]
+macro_rules! listening_tests {
+    (queue: $queue:expr, sql: $sql:expr $(,)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn parked_readers_run_no_statements() {
+            $crate::listening::parked_readers_run_no_statements($queue.await).await;
+        }
+
+        $crate::listening_tests! {
+            @with_sql [$queue] [$sql]
+            a_plain_insert_wakes_a_waiting_reader,
+            waiting_readers_recover_when_the_listener_is_killed,
+            a_send_late_in_the_throttle_window_notifies_for_the_next,
+            a_send_late_in_the_throttle_window_skips_a_held_row,
+            a_throttled_queue_without_its_throttle_row_still_notifies,
+        }
+    };
+    (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let q = $queue.await;
+                let raw = ($sql)(&q);
+                $crate::listening::$check(q, raw).await;
+            }
+        )+
+    };
+}
