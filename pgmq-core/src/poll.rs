@@ -64,8 +64,9 @@ pub(crate) async fn ask<Q: Queue + ?Sized>(
 /// it holds no connection and runs no query until a notification, the next message's
 /// visibility time, or the deadline. Each of its statements waits for a turn
 /// ([`Subscription::turn_to_read`]): a few of the process's waiting readers of a queue read
-/// at a time. Otherwise it pauses with `sleep` for `interval` (at least 1 ms, never past the
-/// deadline) between attempts.
+/// at a time, and a reader still waiting for its turn at the deadline returns empty (only
+/// its first read waits for a turn without a limit). Otherwise it pauses with `sleep` for
+/// `interval` (at least 1 ms, never past the deadline) between attempts.
 pub(crate) async fn until_some<Q, T, F, Fut, S, SFut>(
     queue: &Q,
     name: &QueueName,
@@ -100,15 +101,12 @@ where
             return Ok(found);
         }
         if Instant::now() >= deadline {
-            if woken {
-                // The wake this reader took at its deadline (perhaps a watch handed over)
-                // goes on to another parked reader.
-                sub.pass_on();
-            }
-            return Ok(found);
+            return Ok(give_up(&sub, woken, found));
         }
         // One turn for the question and the read it covers.
-        let my_turn = sub.turn_to_read().await;
+        let Some(my_turn) = turn_until(&sub, deadline).await else {
+            return Ok(give_up(&sub, woken, found));
+        };
         let ready = ask(queue, name, &mut sub).await?;
         if ready.is_some() {
             // The read the answer covers.
@@ -132,8 +130,31 @@ where
         } else {
             sleep(pause).await;
         }
-        let my_turn = sub.turn_to_read().await;
+        let Some(my_turn) = turn_until(&sub, deadline).await else {
+            return Ok(give_up(&sub, woken, found));
+        };
         found = attempt().await?;
         drop(my_turn);
     }
+}
+
+/// Waits for a turn to read ([`Subscription::turn_to_read`]) until `deadline`; `None` when
+/// the deadline came first (the process's readers of the queue all busy, say with
+/// statements stuck behind a lock), so that a waiting read still ends at its deadline.
+async fn turn_until(
+    sub: &Subscription,
+    deadline: Instant,
+) -> Option<Option<tokio::sync::OwnedSemaphorePermit>> {
+    tokio::time::timeout_at(deadline, sub.turn_to_read())
+        .await
+        .ok()
+}
+
+/// What a reader returns at its deadline: the (empty) `found`, after passing a wake it took
+/// (perhaps a watch handed over) on to another parked reader.
+fn give_up<T>(sub: &Subscription, woken: bool, found: Vec<T>) -> Vec<T> {
+    if woken {
+        sub.pass_on();
+    }
+    found
 }

@@ -1,6 +1,8 @@
 //! Waiting on diesel-async: every check of `pgmq_conformance::listening` (parked readers
 //! run no statements, a plain SQL insert wakes them, they recover when their listening
-//! connection is killed, and the notification throttle's windows).
+//! connection is killed, they end at their deadline when every turn to read is stuck, the
+//! notification throttle's windows, and its row under older snapshots and a concurrent
+//! `enable_notify_insert`).
 
 use std::sync::Arc;
 

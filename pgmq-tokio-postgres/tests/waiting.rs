@@ -1,7 +1,9 @@
 //! Waiting on tokio-postgres: every check of `pgmq_conformance::listening` (parked readers
 //! run no statements, a plain SQL insert wakes them, they recover when their listening
-//! connection is killed, and the notification throttle's windows), and a queue on a
-//! pool without a listener still delivers by polling.
+//! connection is killed, they end at their deadline when every turn to read is stuck, the
+//! notification throttle's windows, and its row under older snapshots and a concurrent
+//! `enable_notify_insert`), and a queue on a pool without a listener still delivers by
+//! polling.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,6 +15,18 @@
 //! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
 //! notifier, does a send still wait. About one notification goes out per throttle
 //! interval under a steady stream, at most two in any interval.
+//!
+//! Reading the row is a statement, most of what the trigger costs a send. So each session
+//! keeps a *quiet time* for the queue: the end of the silent part of the latest window it
+//! read committed, or wrote itself. A send before its session's quiet time stays silent
+//! without reading the row (it still takes the advisory lock first). That decides as a read
+//! would: the row's window only moves forward, so a window a session saw never ends later
+//! than the row's. The quiet time lives in a session setting named
+//! `pgmq_rs.w_<table oid>_<generation>`, which a rollback undoes with the write it came
+//! from. The generation is the trigger's second argument, the id of the transaction that
+//! created it, so a session keeps no quiet time from before an `enable_notify_insert` (which
+//! moves the window back to the epoch). Only a hand-written change that moves the row's
+//! window back could leave a session quiet past it, for at most one throttle interval.
 
 use super::{columns, queue_lock_key, queue_table, Binds};
 use crate::adapter::{Column, Statement};
@@ -59,9 +71,13 @@ pub(super) fn install_body() -> String {
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $notify$
   DECLARE
     queue text := substring(TG_TABLE_NAME FROM 3);
+    -- This session's quiet time for the queue (see the module's docs), a setting named after
+    -- the queue's table and the trigger's generation; NULL for a trigger without one.
+    quiet text;
     last_at timestamptz;
     throttle_ms integer;
     window_end timestamptz;
+    lead interval;
     now_at timestamptz;
   BEGIN
     IF TG_ARGV[0]::integer > 0 THEN
@@ -69,8 +85,19 @@ pub(super) fn install_body() -> String {
       -- tell that a send it may not be told about may still commit (taken after the
       -- decision, a send paused between the two could decide on a window that a reader
       -- then saw closed, and take the lock only after that reader looked). A send that
-      -- notifies holds it too, which only makes a reader look again once it ends.
-      PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
+      -- notifies holds it too, which only makes a reader look again once it ends. (Tried
+      -- first as an expression, which runs no statement; it fails only while a reader holds
+      -- the lock for a moment.)
+      IF NOT pg_try_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue)) THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
+      END IF;
+      IF TG_NARGS > 1 THEN
+        quiet := 'pgmq_rs.w_' || TG_RELID || '_' || TG_ARGV[1];
+        IF (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+           < coalesce(nullif(current_setting(quiet, true), '')::bigint, 0) THEN
+          RETURN NULL;
+        END IF;
+      END IF;
       -- Read first: most sends of a busy queue fall inside the window and write nothing.
       SELECT t.last_notified_at, t.throttle_interval_ms INTO last_at, throttle_ms
       FROM {THROTTLE_TABLE} t WHERE t.queue_name = queue;
@@ -78,37 +105,60 @@ pub(super) fn install_body() -> String {
       -- throttle, which is also what readers then believe (`readiness`).
       IF FOUND THEN
         window_end := last_at + throttle_ms * interval '1 millisecond';
+        lead := least(throttle_ms, {LEAD_MS}) * interval '1 millisecond';
         now_at := clock_timestamp();
-        IF now_at < window_end - least(throttle_ms, {LEAD_MS}) * interval '1 millisecond' THEN
+        IF now_at < window_end - lead THEN
+          IF quiet IS NOT NULL THEN
+            PERFORM set_config(quiet,
+              (extract(epoch FROM window_end - lead) * 1000000)::bigint::text, false);
+          END IF;
           RETURN NULL;
         END IF;
-        IF now_at < window_end THEN
-          -- The window's last stretch: notify now for the next window, which starts where
-          -- this one ends, so that the sends after its end find it committed and open instead
-          -- of all queueing behind the row of the one send that notifies. Skip the row when
-          -- another send holds it: the window, open and committed, covers this send whatever
-          -- that one does (readers look again when it ends).
-          PERFORM 1 FROM {THROTTLE_TABLE} t
-          WHERE t.queue_name = queue AND t.last_notified_at = last_at
-          FOR UPDATE SKIP LOCKED;
-          IF NOT FOUND THEN
-            RETURN NULL;
+        -- The block (a subtransaction, entered about once per window) is for a caller's
+        -- REPEATABLE READ or SERIALIZABLE transaction: there, a change to the row committed
+        -- after its snapshot (another send's notification) can be neither locked nor
+        -- overwritten (`serialization_failure`). This transaction cannot see which window
+        -- that change opened, so it notifies: an extra notification costs a reader one look,
+        -- while failing would roll back the caller's work and silence could miss a wake.
+        BEGIN
+          IF now_at < window_end THEN
+            -- The window's last stretch: notify now for the next window, which starts where
+            -- this one ends, so that the sends after its end find it committed and open
+            -- instead of all queueing behind the row of the one send that notifies. Skip the
+            -- row when another send holds it: the window, open and committed, covers this
+            -- send whatever that one does (readers look again when it ends).
+            PERFORM 1 FROM {THROTTLE_TABLE} t
+            WHERE t.queue_name = queue AND t.last_notified_at = last_at
+            FOR UPDATE SKIP LOCKED;
+            IF NOT FOUND THEN
+              RETURN NULL;
+            END IF;
+            UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
+            WHERE t.queue_name = queue;
+            last_at := window_end;
+          ELSE
+            -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another
+            -- send's notification would stay silent on a notification that never comes if
+            -- that send rolls back (or if the lock is `enable_notify_insert`'s), and a reader
+            -- already parked would miss it.
+            UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
+            WHERE t.queue_name = queue
+              AND clock_timestamp() - t.last_notified_at
+                  >= t.throttle_interval_ms * interval '1 millisecond'
+            RETURNING t.last_notified_at INTO last_at;
+            IF NOT FOUND THEN
+              RETURN NULL;
+            END IF;
           END IF;
-          UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
-          WHERE t.queue_name = queue;
-        ELSE
-          -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another send's
-          -- notification would stay silent on a notification that never comes if that send
-          -- rolls back (or if the lock is `enable_notify_insert`'s), and a reader already
-          -- parked would miss it.
-          UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
-          WHERE t.queue_name = queue
-            AND clock_timestamp() - t.last_notified_at
-                >= t.throttle_interval_ms * interval '1 millisecond';
-          IF NOT FOUND THEN
-            RETURN NULL;
+          -- The window this send opens commits with it (a rollback undoes the setting too).
+          IF quiet IS NOT NULL THEN
+            PERFORM set_config(quiet,
+              (extract(epoch FROM last_at + throttle_ms * interval '1 millisecond' - lead)
+                 * 1000000)::bigint::text, false);
           END IF;
-        END IF;
+        EXCEPTION WHEN serialization_failure THEN
+          NULL;
+        END;
       END IF;
     END IF;
     PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
@@ -133,18 +183,26 @@ pub(super) fn ensure_body(q: &QueueName, throttle_ms: i32) -> String {
     )
 }
 
-/// The throttle row and the trigger, replacing any trigger of that name.
+/// The throttle row and the trigger, replacing any trigger of that name. The trigger's
+/// arguments are the throttle and its generation (the creating transaction's id), which
+/// names the sessions' quiet times.
+///
+/// The queue's table is locked first, as `DROP TRIGGER` would lock it: a send in flight
+/// holds the table and may be waiting for the throttle row, so taking the row before the
+/// table could deadlock with it (one of the two then fails after `deadlock_timeout`).
 fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
     let qt = queue_table(q);
     format!(
-        "INSERT INTO {THROTTLE_TABLE} (queue_name, throttle_interval_ms)
+        "LOCK TABLE {qt} IN ACCESS EXCLUSIVE MODE;
+    INSERT INTO {THROTTLE_TABLE} (queue_name, throttle_interval_ms)
     VALUES ('{q}', {throttle_ms})
     ON CONFLICT (queue_name) DO UPDATE
       SET throttle_interval_ms = EXCLUDED.throttle_interval_ms,
           last_notified_at = to_timestamp(0);
     DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
-    CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
-      FOR EACH STATEMENT EXECUTE FUNCTION {name}('{throttle_ms}');",
+    EXECUTE format('CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
+      FOR EACH STATEMENT EXECUTE FUNCTION {name}(%L, %L)',
+      '{throttle_ms}', pg_catalog.pg_current_xact_id()::text);",
         name = FUNCTION.trim_end_matches("()"),
     )
 }

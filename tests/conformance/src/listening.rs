@@ -409,3 +409,309 @@ pub async fn a_throttled_queue_without_its_throttle_row_still_notifies<E: Execut
     );
     executor.drop_queue(&name).await.expect("drop");
 }
+
+/// A send in a caller's `REPEATABLE READ` transaction whose snapshot is older than the
+/// throttle row's latest change (another send's notification, committed meanwhile) commits,
+/// and notifies. Such a send can neither lock nor overwrite the row; before the trigger
+/// caught that, the caller's whole transaction failed with a serialization error (40001).
+///
+/// Two rounds: the snapshot sees the window closed (the trigger updates the row), then in
+/// its last stretch (the trigger locks the row). Each time another client moves the window
+/// after the snapshot was taken, to one that has already ended, so a send that stayed silent
+/// instead would leave a parked reader asleep.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_notifies<
+    E: Executor + 'static,
+>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, ms, row) = long_throttled(&executor, "rr_send").await;
+    let mut sub = listening_on(&executor, &name).await;
+    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
+    sub.set_throttle(LONG_THROTTLE);
+    for round in ["closed", "late"] {
+        if round == "late" {
+            // The window ends a second from now.
+            sql(format!(
+                "UPDATE pgmq.notify_insert_throttle
+                 SET last_notified_at = clock_timestamp() - ({ms} - 1000) * interval '1 millisecond'
+                 WHERE queue_name = '{name}'"
+            ))
+            .await;
+        }
+        // The send waits (in its snapshot's window) until 49 ms before that window's end,
+        // which has long passed in the closed round.
+        let send = sql(format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ;
+             SELECT last_notified_at FROM {row};
+             SELECT pg_sleep(0.4);
+             DO $send$
+             DECLARE
+               window_end timestamptz :=
+                 (SELECT last_notified_at + {ms} * interval '1 millisecond' FROM {row});
+             BEGIN
+               WHILE clock_timestamp() < window_end - interval '49 milliseconds' LOOP
+                 PERFORM pg_sleep(0.001);
+               END LOOP;
+               IF '{round}' = 'late'
+                  AND clock_timestamp() >= window_end - interval '25 milliseconds' THEN
+                 RAISE EXCEPTION 'the send came too late in the window to check anything';
+               END IF;
+               INSERT INTO pgmq.\"q_{name}\" (vt, message)
+               VALUES (clock_timestamp(), to_jsonb('{round}'::text));
+             END $send$;
+             COMMIT;"
+        ));
+        let mover = async {
+            sleep(Duration::from_millis(150)).await;
+            sql(format!(
+                "UPDATE pgmq.notify_insert_throttle
+                 SET last_notified_at = clock_timestamp() - ({ms} + 1000) * interval '1 millisecond'
+                 WHERE queue_name = '{name}'"
+            ))
+            .await;
+        };
+        tokio::join!(send, mover);
+        let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+        assert!(woke.is_ok(), "{round}: the send did not notify");
+        let got = executor
+            .read_json(&name, ReadOptions::new().qty(10))
+            .await
+            .expect("read");
+        assert_eq!(
+            got.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
+            vec![json!(round)]
+        );
+        assert!(executor.delete(&name, got[0].msg_id).await.expect("delete"));
+    }
+    drop(sub);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// `enable_notify_insert` while a send waits for the throttle row: both succeed. The send
+/// holds the queue's table and waits for the row; enabling used to take the row first and
+/// then wait for the table, a deadlock that failed one of the two after `deadlock_timeout`.
+///
+/// Another transaction holds the row for 1.5 s; enabling starts while it does, and the send
+/// (whose window is closed, so its trigger writes the row) after that.
+///
+/// # Panics
+/// When the check fails.
+pub async fn enabling_notifications_while_a_send_waits_for_the_row_does_not_deadlock<
+    E: Executor + 'static,
+>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, row) = long_throttled(&executor, "enable_race").await;
+    let holder = sql(format!(
+        "DO $hold$ BEGIN
+           PERFORM 1 FROM {row} FOR UPDATE;
+           PERFORM pg_sleep(1.5);
+         END $hold$"
+    ));
+    let enable = async {
+        sleep(Duration::from_millis(300)).await;
+        executor.enable_notify_insert(&name, LONG_THROTTLE).await
+    };
+    let send = async {
+        sleep(Duration::from_millis(600)).await;
+        executor
+            .send(&name, &json!("raced"), SendOptions::new())
+            .await
+    };
+    let ((), enabled, sent) = tokio::join!(holder, enable, send);
+    enabled.expect("enable_notify_insert");
+    let id = sent.expect("send");
+    let got = executor
+        .read_json(&name, ReadOptions::new().qty(10))
+        .await
+        .expect("read");
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A waiting read woken while every turn to read is taken (the process's readers of the
+/// queue ahead of it stuck behind a lock on the queue's table) still returns at its
+/// deadline, empty, instead of waiting for a turn past it.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_waiting_read_ends_at_its_deadline_while_the_readers_ahead_are_stuck<
+    E: Executor + 'static,
+>(
+    executor: E,
+    sql: Sql,
+) {
+    const WAIT: Duration = Duration::from_millis(1500);
+    let name = fresh_queue(&executor, "stuck_turns").await;
+    let _listening = listening_on(&executor, &name).await;
+    let reader = async {
+        let start = Instant::now();
+        let got = executor.read_json(&name, waiting(WAIT)).await;
+        (got, start.elapsed())
+    };
+    let rest = async {
+        // The reader parks on the empty queue; then the table is locked for 4 s.
+        sleep(Duration::from_millis(300)).await;
+        let locker = tokio::spawn(sql(format!(
+            "DO $lock$ BEGIN
+               LOCK TABLE pgmq.\"q_{name}\" IN ACCESS EXCLUSIVE MODE;
+               PERFORM pg_sleep(4);
+             END $lock$"
+        )));
+        sleep(Duration::from_millis(200)).await;
+        // More waiting readers than read at a time (four): their first reads take every
+        // turn and wait for the lock.
+        let stuck = || executor.read_json(&name, waiting(Duration::from_secs(1)));
+        let blocked = async { tokio::join!(stuck(), stuck(), stuck(), stuck(), stuck(), stuck()) };
+        let wake = async {
+            sleep(Duration::from_millis(300)).await;
+            sql(format!("NOTIFY \"pgmq.q_{name}.INSERT\"")).await;
+        };
+        let (blocked, ()) = tokio::join!(blocked, wake);
+        locker.await.expect("the locker");
+        blocked
+    };
+    let ((got, took), blocked) = tokio::join!(reader, rest);
+    assert!(got.expect("read with wait").is_empty());
+    assert!(
+        took < WAIT + Duration::from_millis(700),
+        "returned {took:?} after it started, for a wait of {WAIT:?}"
+    );
+    for read in [
+        blocked.0, blocked.1, blocked.2, blocked.3, blocked.4, blocked.5,
+    ] {
+        assert!(read.expect("a blocked read").is_empty());
+    }
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A session whose send opened a throttle window stays quiet inside it without reading the
+/// throttle row, but not past an `enable_notify_insert`: that resets the window (to the
+/// epoch, so closed), and the same session's next send notifies at once.
+///
+/// One connection sends, commits, sleeps while the test enables notifications again (same
+/// throttle), then sends again. A quiet time kept across the enable would leave that second
+/// send silent for the rest of the old window (a minute).
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_session_keeps_no_quiet_time_across_enable_notify_insert<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, _) = long_throttled(&executor, "quiet_enable").await;
+    let mut sub = listening_on(&executor, &name).await;
+    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
+    sub.set_throttle(LONG_THROTTLE);
+    let insert = |n: u32| {
+        format!("INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '{n}')")
+    };
+    let session = sql(format!(
+        "{first}; {again}; COMMIT; SELECT pg_sleep(1.5); COMMIT; {second};",
+        first = insert(1),
+        again = insert(2),
+        second = insert(3),
+    ));
+    let enable = async {
+        let first = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+        assert!(
+            first.is_ok(),
+            "the first send, in a closed window, did not notify"
+        );
+        executor
+            .enable_notify_insert(&name, LONG_THROTTLE)
+            .await
+            .expect("enable again");
+    };
+    tokio::join!(session, enable);
+    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+    assert!(
+        woke.is_ok(),
+        "the send after enable_notify_insert did not notify"
+    );
+    let got = executor
+        .read_json(&name, ReadOptions::new().qty(10))
+        .await
+        .expect("read");
+    assert_eq!(got.len(), 3, "{got:?}");
+    drop(sub);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A send whose transaction rolls back leaves its session no quiet time: the window it
+/// opened is gone, and the same session's next send (in a closed window again) notifies.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_rolled_back_send_leaves_its_session_no_quiet_time<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, row) = long_throttled(&executor, "quiet_rollback").await;
+    let mut sub = listening_on(&executor, &name).await;
+    sub.set_throttle(LONG_THROTTLE);
+    sql(format!(
+        "BEGIN;
+         INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"undone\"');
+         ROLLBACK;
+         DO $check$ BEGIN
+           IF (SELECT last_notified_at FROM {row}) <> to_timestamp(0) THEN
+             RAISE EXCEPTION 'the rolled back send left its window';
+           END IF;
+         END $check$;
+         INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"kept\"');"
+    ))
+    .await;
+    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+    assert!(woke.is_ok(), "the send after the rollback did not notify");
+    let got = executor
+        .read_json(&name, ReadOptions::new().qty(10))
+        .await
+        .expect("read");
+    assert_eq!(
+        got.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
+        vec![json!("kept")]
+    );
+    drop(sub);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A send inside its session's quiet time reads no throttle row: after a send in a closed
+/// window notifies and opens the next one, the same transaction's next send scans the
+/// throttle table not once (counted in `pg_stat_xact_user_tables`).
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_send_in_its_sessions_quiet_time_reads_no_throttle_row<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, _) = long_throttled(&executor, "quiet_read").await;
+    sql(format!(
+        "DO $check$
+         DECLARE
+           scans bigint;
+         BEGIN
+           INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '1');
+           scans := (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
+                     FROM pg_stat_xact_user_tables
+                     WHERE relid = 'pgmq.notify_insert_throttle'::regclass);
+           IF scans = 0 THEN
+             RAISE EXCEPTION 'the first send did not read the throttle row';
+           END IF;
+           INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '2');
+           IF (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
+               FROM pg_stat_xact_user_tables
+               WHERE relid = 'pgmq.notify_insert_throttle'::regclass) <> scans THEN
+             RAISE EXCEPTION 'the send in the quiet time read the throttle row';
+           END IF;
+         END $check$"
+    ))
+    .await;
+    executor.drop_queue(&name).await.expect("drop");
+}
