@@ -284,15 +284,15 @@ pub struct ReadOptions {
     pub qty: usize,
     /// Only messages whose JSON contains this value (Postgres' `@>`).
     pub filter: Option<Value>,
-    /// Wait up to this long for a message when none is visible. Default: don't wait. On an
-    /// executor that listens (a pool-backed queue), the read parks on the queue's insert
-    /// notifications and runs no query until one arrives, the next delayed or in-flight
-    /// message is due, or the wait ends.
+    /// Wait up to this long (at most [`MAX_DELAY`]) for a message when none is visible.
+    /// Default: don't wait. On an executor that listens (a pool-backed queue), the read
+    /// parks on the queue's insert notifications and runs no query until one arrives, the
+    /// next delayed or in-flight message is due, or the wait ends.
     pub wait: Option<Duration>,
     /// How often to look again while waiting when the read cannot rely on notifications (no
     /// listener, a queue without notifications, a filter that leaves visible messages
     /// unclaimed), and the longest it parks while the queue holds messages not yet visible.
-    /// Default 100 ms.
+    /// At most [`MAX_DELAY`]. Default 100 ms.
     pub poll_interval: Duration,
     /// Deliver FIFO message groups ([`GROUP_HEADER`](crate::GROUP_HEADER)) in order, each to
     /// one reader at a time, filling the batch as this says (see

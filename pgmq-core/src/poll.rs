@@ -64,8 +64,9 @@ pub(crate) async fn ask<Q: Queue + ?Sized>(
 /// it holds no connection and runs no query until a notification, the next message's
 /// visibility time, or the deadline. Each of its statements waits for a turn
 /// ([`Subscription::turn_to_read`]): a few of the process's waiting readers of a queue read
-/// at a time, and a reader still waiting for its turn at the deadline returns empty (only
-/// its first read waits for a turn without a limit). Otherwise it pauses with `sleep` for
+/// at a time, and a reader still waiting for its turn at the deadline returns empty (its
+/// first read runs at the deadline without one). Neither the listening connection nor a
+/// turn keeps a read past its deadline. Otherwise it pauses with `sleep` for
 /// `interval` (at least 1 ms, never past the deadline) between attempts.
 pub(crate) async fn until_some<Q, T, F, Fut, S, SFut>(
     queue: &Q,
@@ -84,8 +85,14 @@ where
 {
     let deadline = Instant::now() + wait;
     let interval = interval.max(Duration::from_millis(1));
-    let mut sub = queue.subscribe(name).await?;
-    let my_turn = sub.turn_to_read().await;
+    // The listening connection can take a while to come up (a new queue's channel makes it
+    // connect again): not past the deadline, after which this read polls.
+    let mut sub = match tokio::time::timeout_at(deadline, queue.subscribe(name)).await {
+        Ok(sub) => sub?,
+        Err(_) => Subscription::polling(),
+    };
+    // The first read happens even when no turn comes before the deadline.
+    let my_turn = turn_until(&sub, deadline).await.flatten();
     let mut found = attempt().await?;
     drop(my_turn);
     // Whether this reader has parked: one woken that finds messages passes the turn on.
@@ -101,11 +108,11 @@ where
             return Ok(found);
         }
         if Instant::now() >= deadline {
-            return Ok(give_up(&sub, woken, found));
+            return Ok(give_up(&mut sub, woken, found));
         }
         // One turn for the question and the read it covers.
         let Some(my_turn) = turn_until(&sub, deadline).await else {
-            return Ok(give_up(&sub, woken, found));
+            return Ok(give_up(&mut sub, woken, found));
         };
         let ready = ask(queue, name, &mut sub).await?;
         if ready.is_some() {
@@ -131,10 +138,11 @@ where
             sleep(pause).await;
         }
         let Some(my_turn) = turn_until(&sub, deadline).await else {
-            return Ok(give_up(&sub, woken, found));
+            return Ok(give_up(&mut sub, woken, found));
         };
         found = attempt().await?;
         drop(my_turn);
+        sub.answered();
     }
 }
 
@@ -152,9 +160,10 @@ async fn turn_until(
 
 /// What a reader returns at its deadline: the (empty) `found`, after passing a wake it took
 /// (perhaps a watch handed over) on to another parked reader.
-fn give_up<T>(sub: &Subscription, woken: bool, found: Vec<T>) -> Vec<T> {
+fn give_up<T>(sub: &mut Subscription, woken: bool, found: Vec<T>) -> Vec<T> {
     if woken {
         sub.pass_on();
+        sub.answered();
     }
     found
 }

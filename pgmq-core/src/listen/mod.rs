@@ -38,6 +38,10 @@ pub struct Subscription {
 struct Listening {
     /// Whether this subscription holds its channel's watch (see [`Subscription::watch`]).
     watches: bool,
+    /// Whether [`Subscription::changed`] returned with a notification's wake that no read has
+    /// answered yet ([`Subscription::answered`]): dropped before, the subscription passes it
+    /// on, so a reader cancelled (or failing) right after its wake does not swallow it.
+    unanswered: bool,
     listener: Arc<dyn Listener>,
     hub: Arc<Hub>,
     channel: String,
@@ -76,6 +80,7 @@ impl Subscription {
         Self {
             inner: Some(Listening {
                 watches: false,
+                unanswered: false,
                 listener,
                 hub,
                 channel,
@@ -120,7 +125,7 @@ impl Subscription {
         }
         let turn = Arc::clone(&l.turn);
         tokio::select! {
-            () = turn.turn.notified() => {}
+            () = turn.turn.notified() => l.unanswered = true,
             changed = l.state.changed() => {
                 if changed.is_err() {
                     // The hub's state outlives this receiver while the hub lives; do not
@@ -145,6 +150,25 @@ impl Subscription {
     pub fn pass_on(&self) {
         if let Some(l) = &self.inner {
             l.turn.turn.notify_one();
+        }
+    }
+
+    /// Marks the wake [`changed`](Self::changed) last returned with as answered by a read:
+    /// call it once the read after a wake has run, whatever it found. Until then, dropping
+    /// the subscription passes the wake on to another parked reader.
+    pub fn answered(&mut self) {
+        if let Some(l) = self.inner.as_mut() {
+            l.unanswered = false;
+        }
+    }
+
+    /// Passes on a wake no read has answered (see [`answered`](Self::answered)), if any: for
+    /// a reader that stops reading (a worker shutting down) while it keeps the subscription.
+    pub fn pass_on_unanswered(&mut self) {
+        if let Some(l) = self.inner.as_mut() {
+            if std::mem::take(&mut l.unanswered) {
+                l.turn.turn.notify_one();
+            }
         }
     }
 
@@ -210,8 +234,16 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        // Another parked reader looks, and takes the watch over if still needed.
-        self.hand_over_watch();
+        // Another parked reader looks (one wake covers both): it takes the watch over if
+        // still needed, and reads for a wake this one took but never read on.
+        let watched = self.release_watch();
+        let unanswered = self
+            .inner
+            .as_mut()
+            .is_some_and(|l| std::mem::take(&mut l.unanswered));
+        if watched || unanswered {
+            self.pass_on();
+        }
     }
 }
 

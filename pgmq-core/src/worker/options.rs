@@ -53,9 +53,10 @@ pub struct WorkerOptions {
     /// The longest backoff, at most [`MAX_DELAY`]. Default 5 min.
     pub backoff_max: Duration,
     /// How long handlers still running at shutdown, and the messages read ahead (which
-    /// start as slots free), may take to finish. Default 30 s.
+    /// start as slots free), may take to finish, at most [`MAX_DELAY`]. Default 30 s.
     pub grace: Duration,
-    /// How long to wait before reading again when a read found nothing. Default 250 ms.
+    /// How long to wait before reading again when a read found nothing, at most
+    /// [`MAX_DELAY`]. Default 250 ms.
     pub poll_interval: Duration,
     /// Handle each message group's messages one after another, in order: read with
     /// [`GroupOrder::Heads`] (at most one message per group, and none of a group whose
@@ -247,6 +248,12 @@ impl WorkerOptions {
                 self.backoff_base, self.backoff_max
             );
             return Err(Error::invalid("backoff", reason));
+        }
+        for (argument, span) in [("grace", self.grace), ("poll interval", self.poll_interval)] {
+            if span > MAX_DELAY {
+                let reason = format!("{span:?} is longer than the limit of 365 days");
+                return Err(Error::invalid(argument, reason));
+            }
         }
         if self.vacuum_every == Some(0) {
             return Err(Error::invalid("vacuum_every", "0 is less than 1"));

@@ -114,6 +114,8 @@ where
             biased;
             () = &mut shutdown, if stop_by.is_none() => {
                 stop_by = Some(Instant::now() + o.grace);
+                // It reads no more: a wake it has not read on goes to another reader.
+                sub.pass_on_unanswered();
                 sub.hand_over_watch();
             }
             () = sleep_until(grace_end), if stop_by.is_some() => {
@@ -150,7 +152,9 @@ where
                 let qty = free.min(o.batch_size);
                 let read = o.read(qty);
                 let now = Instant::now();
-                match ctx.queue.read_json(&ctx.name, read).await {
+                let answer = ctx.queue.read_json(&ctx.name, read).await;
+                sub.answered();
+                match answer {
                     Ok(messages) if messages.is_empty() => {
                         next_read = match asked.take() {
                             // Asked before this read: park.
@@ -190,6 +194,11 @@ where
                         failure = Some(error);
                         stop_by = Some(Instant::now() + o.grace);
                         sub.hand_over_watch();
+                        if std::mem::take(&mut woken) {
+                            // The wake this read answered may have been for messages it
+                            // could not take: another reader looks.
+                            sub.pass_on();
+                        }
                     }
                 }
             }
@@ -283,13 +292,9 @@ fn spawn<F, Fut, E>(
                     Some(answer) => Done::Handled(answer),
                     None => Done::AckError,
                 },
-                Err(_) => {
-                    let at = ctx2.retry_at(receipt.read_ct);
-                    // Best effort: if this fails, the message reappears when its claim runs
-                    // out.
-                    let _ = ctx2.queue.set_vt_receipt(&ctx2.name, receipt, at).await;
-                    Done::Failed
-                }
+                // The worker's loop makes it visible again after the backoff (see
+                // `settled`).
+                Err(_) => Done::Failed,
             }
         })
         .await
@@ -325,7 +330,18 @@ async fn settled(
         }
         Ok((_, Done::AckError)) => summary.ack_errors += 1,
         Ok((_, Done::Lost)) => {}
-        Ok((_, Done::Failed)) => ctx.count_failure(summary, flight.receipt.read_ct),
+        Ok((_, Done::Failed)) => {
+            // Here rather than in the handler's task, so that it comes after any heartbeat
+            // in flight (the loop runs one at a time), which would otherwise push the
+            // retry back to a full visibility timeout. Best effort: if this fails, the
+            // message reappears when its claim runs out.
+            let at = ctx.retry_at(flight.receipt.read_ct);
+            let _ = ctx
+                .queue
+                .set_vt_receipt(&ctx.name, flight.receipt, at)
+                .await;
+            ctx.count_failure(summary, flight.receipt.read_ct);
+        }
         Err(error) if error.is_cancelled() => {
             // A lost claim was counted when the heartbeat found it.
             if flight.state.load(Ordering::Acquire) != LOST {

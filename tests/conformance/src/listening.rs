@@ -715,3 +715,49 @@ pub async fn a_send_in_its_sessions_quiet_time_reads_no_throttle_row<E: Executor
     .await;
     executor.drop_queue(&name).await.expect("drop");
 }
+
+/// A reader that takes a notification's wake and goes away before reading (its read
+/// cancelled, say by a caller's timeout) passes the wake on: another parked reader of the
+/// queue wakes, instead of sleeping to its deadline with the message there.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_wake_dropped_before_its_read_goes_to_another_reader<E: Executor + 'static>(
+    executor: E,
+    _sql: Sql,
+) {
+    let (name, _, _) = long_throttled(&executor, "dropped_wake").await;
+    let mut first = listening_on(&executor, &name).await;
+    let mut second = listening_on(&executor, &name).await;
+    // One wake per notification: the hub's trailing wake comes a throttle later.
+    first.set_throttle(LONG_THROTTLE);
+    let send = async {
+        sleep(Duration::from_millis(300)).await;
+        executor
+            .send(&name, &json!("one"), SendOptions::new())
+            .await
+            .expect("send");
+    };
+    let woken = async {
+        tokio::select! {
+            () = first.changed() => 1,
+            () = second.changed() => 2,
+        }
+    };
+    let (woken, ()) = tokio::join!(woken, send);
+    let mut other = if woken == 1 {
+        drop(first);
+        second
+    } else {
+        drop(second);
+        first
+    };
+    let woke = tokio::time::timeout(Duration::from_secs(2), other.changed()).await;
+    assert!(
+        woke.is_ok(),
+        "the wake of the reader that went away was lost"
+    );
+    other.answered();
+    drop(other);
+    executor.drop_queue(&name).await.expect("drop");
+}

@@ -82,6 +82,7 @@ macro_rules! __conformance_expand {
             read_with_zero_quantity_is_rejected,
             read_with_quantity_above_the_maximum_is_rejected,
             read_with_visibility_timeout_above_the_maximum_is_rejected,
+            read_with_a_wait_above_the_maximum_is_rejected,
             read_with_filter_returns_only_matching_messages,
             read_with_wait_returns_a_message_sent_while_waiting,
             read_with_wait_returns_empty_after_the_wait,
@@ -386,6 +387,7 @@ macro_rules! listening_tests {
             a_session_keeps_no_quiet_time_across_enable_notify_insert,
             a_rolled_back_send_leaves_its_session_no_quiet_time,
             a_send_in_its_sessions_quiet_time_reads_no_throttle_row,
+            a_wake_dropped_before_its_read_goes_to_another_reader,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {

@@ -160,6 +160,32 @@ pub async fn read_with_visibility_timeout_above_the_maximum_is_rejected(q: &dyn 
     cleanup(q, &name).await;
 }
 
+/// A wait or a polling interval longer than [`MAX_DELAY`](pgmq_core::MAX_DELAY) is
+/// `InvalidArgument` (not a panic computing the deadline), and the message stays visible.
+pub async fn read_with_a_wait_above_the_maximum_is_rejected(q: &dyn Queue) {
+    let name = fresh(q, "longwait").await;
+    q.send(&name, &1, SendOptions::new()).await.expect("send");
+    assert_invalid(
+        q.read_json(&name, ReadOptions::new().wait(Duration::MAX))
+            .await,
+        "wait",
+    );
+    let too_long = pgmq_core::MAX_DELAY + Duration::from_millis(1);
+    assert_invalid(
+        q.read_json(
+            &name,
+            ReadOptions::new()
+                .wait(Duration::from_secs(1))
+                .poll_interval(too_long),
+        )
+        .await,
+        "poll interval",
+    );
+    let m = q.metrics(&name).await.expect("metrics");
+    assert_eq!(m.queue_visible_length, 1);
+    cleanup(q, &name).await;
+}
+
 /// A filter returns only messages whose JSON contains it, leaving the rest.
 pub async fn read_with_filter_returns_only_matching_messages(q: &dyn Queue) {
     let name = fresh(q, "filter").await;

@@ -494,6 +494,12 @@ pub async fn worker_rejects_invalid_options_and_unknown_queues(q: Arc<dyn Queue>
         new(WorkerOptions::new().vt(Duration::from_millis(10))),
         "visibility timeout",
     );
+    // Not a panic adding them to the clock.
+    assert_invalid(new(WorkerOptions::new().grace(Duration::MAX)), "grace");
+    assert_invalid(
+        new(WorkerOptions::new().poll_interval(Duration::MAX)),
+        "poll interval",
+    );
     let worker = new(WorkerOptions::new()).expect("a worker");
     let ran = worker
         .run(|_| async { Ok::<(), String>(()) }, std::future::pending())
