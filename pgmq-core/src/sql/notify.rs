@@ -16,17 +16,10 @@
 //! notifier, does a send still wait. About one notification goes out per throttle
 //! interval under a steady stream, at most two in any interval.
 //!
-//! Reading the row is a statement, most of what the trigger costs a send. So each session
-//! keeps a *quiet time* for the queue: the end of the silent part of the latest window it
-//! read committed, or wrote itself. A send before its session's quiet time stays silent
-//! without reading the row (it still takes the advisory lock first). That decides as a read
-//! would: the row's window only moves forward, so a window a session saw never ends later
-//! than the row's. The quiet time lives in a session setting named
-//! `pgmq_rs.w_<table oid>_<generation>`, which a rollback undoes with the write it came
-//! from. The generation is the trigger's second argument, the id of the transaction that
-//! created it, so a session keeps no quiet time from before an `enable_notify_insert` (which
-//! moves the window back to the epoch). Only a hand-written change that moves the row's
-//! window back could leave a session quiet past it, for at most one throttle interval.
+//! Every throttled send reads the row: a session may not trust a window it saw earlier, as
+//! the extension's `pgmq.update_notify_insert` moves the window back to the epoch without
+//! touching the trigger (a per-session cache of the window, tried, missed wakes after it;
+//! BENCHMARKS.md, ninth session).
 
 use super::{columns, queue_lock_key, queue_table, Binds};
 use crate::adapter::{Column, Statement};
@@ -71,9 +64,6 @@ pub(super) fn install_body() -> String {
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $notify$
   DECLARE
     queue text := substring(TG_TABLE_NAME FROM 3);
-    -- This session's quiet time for the queue (see the module's docs), a setting named after
-    -- the queue's table and the trigger's generation; NULL for a trigger without one.
-    quiet text;
     last_at timestamptz;
     throttle_ms integer;
     window_end timestamptz;
@@ -91,13 +81,6 @@ pub(super) fn install_body() -> String {
       IF NOT pg_try_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue)) THEN
         PERFORM pg_advisory_xact_lock_shared(hashtext('{SUPPRESSED}' || queue));
       END IF;
-      IF TG_NARGS > 1 THEN
-        quiet := 'pgmq_rs.w_' || TG_RELID || '_' || TG_ARGV[1];
-        IF (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
-           < coalesce(nullif(current_setting(quiet, true), '')::bigint, 0) THEN
-          RETURN NULL;
-        END IF;
-      END IF;
       -- Read first: most sends of a busy queue fall inside the window and write nothing.
       SELECT t.last_notified_at, t.throttle_interval_ms INTO last_at, throttle_ms
       FROM {THROTTLE_TABLE} t WHERE t.queue_name = queue;
@@ -108,10 +91,6 @@ pub(super) fn install_body() -> String {
         lead := least(throttle_ms, {LEAD_MS}) * interval '1 millisecond';
         now_at := clock_timestamp();
         IF now_at < window_end - lead THEN
-          IF quiet IS NOT NULL THEN
-            PERFORM set_config(quiet,
-              (extract(epoch FROM window_end - lead) * 1000000)::bigint::text, false);
-          END IF;
           RETURN NULL;
         END IF;
         -- The block (a subtransaction, entered about once per window) is for a caller's
@@ -135,7 +114,6 @@ pub(super) fn install_body() -> String {
             END IF;
             UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
             WHERE t.queue_name = queue;
-            last_at := window_end;
           ELSE
             -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another
             -- send's notification would stay silent on a notification that never comes if
@@ -144,17 +122,10 @@ pub(super) fn install_body() -> String {
             UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
             WHERE t.queue_name = queue
               AND clock_timestamp() - t.last_notified_at
-                  >= t.throttle_interval_ms * interval '1 millisecond'
-            RETURNING t.last_notified_at INTO last_at;
+                  >= t.throttle_interval_ms * interval '1 millisecond';
             IF NOT FOUND THEN
               RETURN NULL;
             END IF;
-          END IF;
-          -- The window this send opens commits with it (a rollback undoes the setting too).
-          IF quiet IS NOT NULL THEN
-            PERFORM set_config(quiet,
-              (extract(epoch FROM last_at + throttle_ms * interval '1 millisecond' - lead)
-                 * 1000000)::bigint::text, false);
           END IF;
         EXCEPTION WHEN serialization_failure THEN
           NULL;
@@ -183,9 +154,7 @@ pub(super) fn ensure_body(q: &QueueName, throttle_ms: i32) -> String {
     )
 }
 
-/// The throttle row and the trigger, replacing any trigger of that name. The trigger's
-/// arguments are the throttle and its generation (the creating transaction's id), which
-/// names the sessions' quiet times.
+/// The throttle row and the trigger, replacing any trigger of that name.
 ///
 /// The queue's table is locked first, as `DROP TRIGGER` would lock it: a send in flight
 /// holds the table and may be waiting for the throttle row, so taking the row before the
@@ -200,9 +169,8 @@ fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
       SET throttle_interval_ms = EXCLUDED.throttle_interval_ms,
           last_notified_at = to_timestamp(0);
     DROP TRIGGER IF EXISTS {TRIGGER} ON {qt};
-    EXECUTE format('CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
-      FOR EACH STATEMENT EXECUTE FUNCTION {name}(%L, %L)',
-      '{throttle_ms}', pg_catalog.pg_current_xact_id()::text);",
+    CREATE TRIGGER {TRIGGER} AFTER INSERT ON {qt}
+      FOR EACH STATEMENT EXECUTE FUNCTION {name}('{throttle_ms}');",
         name = FUNCTION.trim_end_matches("()"),
     )
 }

@@ -410,19 +410,20 @@ pub async fn a_throttled_queue_without_its_throttle_row_still_notifies<E: Execut
     executor.drop_queue(&name).await.expect("drop");
 }
 
-/// A send in a caller's `REPEATABLE READ` transaction whose snapshot is older than the
-/// throttle row's latest change (another send's notification, committed meanwhile) commits,
-/// and notifies. Such a send can neither lock nor overwrite the row; before the trigger
-/// caught that, the caller's whole transaction failed with a serialization error (40001).
+/// A send in a caller's `REPEATABLE READ` or `SERIALIZABLE` transaction whose snapshot is
+/// older than the throttle row's latest change (another send's notification, committed
+/// meanwhile) commits, and notifies. Such a send can neither lock nor overwrite the row;
+/// before the trigger caught that, the caller's whole transaction failed with a
+/// serialization error (40001).
 ///
-/// Two rounds: the snapshot sees the window closed (the trigger updates the row), then in
-/// its last stretch (the trigger locks the row). Each time another client moves the window
+/// Two rounds per level: the snapshot sees the window closed (the trigger updates the row),
+/// then in its last stretch (the trigger locks the row). Each time another client moves the window
 /// after the snapshot was taken, to one that has already ended, so a send that stayed silent
 /// instead would leave a parked reader asleep.
 ///
 /// # Panics
 /// When the check fails.
-pub async fn a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_notifies<
+pub async fn a_send_in_a_snapshot_older_than_the_throttle_row_commits_and_notifies<
     E: Executor + 'static,
 >(
     executor: E,
@@ -432,7 +433,10 @@ pub async fn a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_noti
     let mut sub = listening_on(&executor, &name).await;
     // Each wake must be a send's: the hub's trailing wake comes a throttle later.
     sub.set_throttle(LONG_THROTTLE);
-    for round in ["closed", "late"] {
+    let rounds = ["REPEATABLE READ", "SERIALIZABLE"]
+        .into_iter()
+        .flat_map(|level| [(level, "closed"), (level, "late")]);
+    for (level, round) in rounds {
         if round == "late" {
             // The window ends a second from now.
             sql(format!(
@@ -445,7 +449,7 @@ pub async fn a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_noti
         // The send waits (in its snapshot's window) until 49 ms before that window's end,
         // which has long passed in the closed round.
         let send = sql(format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ;
+            "BEGIN ISOLATION LEVEL {level};
              SELECT last_notified_at FROM {row};
              SELECT pg_sleep(0.4);
              DO $send$
@@ -476,7 +480,7 @@ pub async fn a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_noti
         };
         tokio::join!(send, mover);
         let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-        assert!(woke.is_ok(), "{round}: the send did not notify");
+        assert!(woke.is_ok(), "{level}, {round}: the send did not notify");
         let got = executor
             .read_json(&name, ReadOptions::new().qty(10))
             .await
@@ -590,132 +594,6 @@ pub async fn a_waiting_read_ends_at_its_deadline_while_the_readers_ahead_are_stu
     executor.drop_queue(&name).await.expect("drop");
 }
 
-/// A session whose send opened a throttle window stays quiet inside it without reading the
-/// throttle row, but not past an `enable_notify_insert`: that resets the window (to the
-/// epoch, so closed), and the same session's next send notifies at once.
-///
-/// One connection sends, commits, sleeps while the test enables notifications again (same
-/// throttle), then sends again. A quiet time kept across the enable would leave that second
-/// send silent for the rest of the old window (a minute).
-///
-/// # Panics
-/// When the check fails.
-pub async fn a_session_keeps_no_quiet_time_across_enable_notify_insert<E: Executor + 'static>(
-    executor: E,
-    sql: Sql,
-) {
-    let (name, _, _) = long_throttled(&executor, "quiet_enable").await;
-    let mut sub = listening_on(&executor, &name).await;
-    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
-    sub.set_throttle(LONG_THROTTLE);
-    let insert = |n: u32| {
-        format!("INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '{n}')")
-    };
-    let session = sql(format!(
-        "{first}; {again}; COMMIT; SELECT pg_sleep(1.5); COMMIT; {second};",
-        first = insert(1),
-        again = insert(2),
-        second = insert(3),
-    ));
-    let enable = async {
-        let first = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-        assert!(
-            first.is_ok(),
-            "the first send, in a closed window, did not notify"
-        );
-        executor
-            .enable_notify_insert(&name, LONG_THROTTLE)
-            .await
-            .expect("enable again");
-    };
-    tokio::join!(session, enable);
-    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-    assert!(
-        woke.is_ok(),
-        "the send after enable_notify_insert did not notify"
-    );
-    let got = executor
-        .read_json(&name, ReadOptions::new().qty(10))
-        .await
-        .expect("read");
-    assert_eq!(got.len(), 3, "{got:?}");
-    drop(sub);
-    executor.drop_queue(&name).await.expect("drop");
-}
-
-/// A send whose transaction rolls back leaves its session no quiet time: the window it
-/// opened is gone, and the same session's next send (in a closed window again) notifies.
-///
-/// # Panics
-/// When the check fails.
-pub async fn a_rolled_back_send_leaves_its_session_no_quiet_time<E: Executor + 'static>(
-    executor: E,
-    sql: Sql,
-) {
-    let (name, _, row) = long_throttled(&executor, "quiet_rollback").await;
-    let mut sub = listening_on(&executor, &name).await;
-    sub.set_throttle(LONG_THROTTLE);
-    sql(format!(
-        "BEGIN;
-         INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"undone\"');
-         ROLLBACK;
-         DO $check$ BEGIN
-           IF (SELECT last_notified_at FROM {row}) <> to_timestamp(0) THEN
-             RAISE EXCEPTION 'the rolled back send left its window';
-           END IF;
-         END $check$;
-         INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"kept\"');"
-    ))
-    .await;
-    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-    assert!(woke.is_ok(), "the send after the rollback did not notify");
-    let got = executor
-        .read_json(&name, ReadOptions::new().qty(10))
-        .await
-        .expect("read");
-    assert_eq!(
-        got.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
-        vec![json!("kept")]
-    );
-    drop(sub);
-    executor.drop_queue(&name).await.expect("drop");
-}
-
-/// A send inside its session's quiet time reads no throttle row: after a send in a closed
-/// window notifies and opens the next one, the same transaction's next send scans the
-/// throttle table not once (counted in `pg_stat_xact_user_tables`).
-///
-/// # Panics
-/// When the check fails.
-pub async fn a_send_in_its_sessions_quiet_time_reads_no_throttle_row<E: Executor + 'static>(
-    executor: E,
-    sql: Sql,
-) {
-    let (name, _, _) = long_throttled(&executor, "quiet_read").await;
-    sql(format!(
-        "DO $check$
-         DECLARE
-           scans bigint;
-         BEGIN
-           INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '1');
-           scans := (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
-                     FROM pg_stat_xact_user_tables
-                     WHERE relid = 'pgmq.notify_insert_throttle'::regclass);
-           IF scans = 0 THEN
-             RAISE EXCEPTION 'the first send did not read the throttle row';
-           END IF;
-           INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '2');
-           IF (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0)
-               FROM pg_stat_xact_user_tables
-               WHERE relid = 'pgmq.notify_insert_throttle'::regclass) <> scans THEN
-             RAISE EXCEPTION 'the send in the quiet time read the throttle row';
-           END IF;
-         END $check$"
-    ))
-    .await;
-    executor.drop_queue(&name).await.expect("drop");
-}
-
 /// A reader that takes a notification's wake and goes away before reading (its read
 /// cancelled, say by a caller's timeout) passes the wake on: another parked reader of the
 /// queue wakes, instead of sleeping to its deadline with the message there.
@@ -759,5 +637,59 @@ pub async fn a_wake_dropped_before_its_read_goes_to_another_reader<E: Executor +
     );
     other.answered();
     drop(other);
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A send after the throttle row was moved back to the epoch (as the extension's
+/// `pgmq.update_notify_insert` does, without touching the trigger) notifies, even from a
+/// session whose earlier send opened the window that the reset ended. A session must not
+/// trust a window it saw earlier over the row: a reader parked after the reset expects the
+/// next send to notify.
+///
+/// One connection sends, commits, sleeps while the test resets the row, then sends again.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_send_after_the_throttle_row_is_reset_notifies<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, row) = long_throttled(&executor, "row_reset").await;
+    let mut sub = listening_on(&executor, &name).await;
+    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
+    sub.set_throttle(LONG_THROTTLE);
+    let insert = |n: u32| {
+        format!("INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '{n}')")
+    };
+    let session = sql(format!(
+        "{first}; {again}; COMMIT; SELECT pg_sleep(1.5); COMMIT; {second};",
+        first = insert(1),
+        again = insert(2),
+        second = insert(3),
+    ));
+    let reset = async {
+        let first = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+        assert!(
+            first.is_ok(),
+            "the first send, in a closed window, did not notify"
+        );
+        sql(format!(
+            "UPDATE pgmq.notify_insert_throttle SET last_notified_at = to_timestamp(0)
+             WHERE queue_name = '{name}'"
+        ))
+        .await;
+    };
+    tokio::join!(session, reset);
+    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+    assert!(woke.is_ok(), "the send after the reset did not notify");
+    sql(format!(
+        "DO $check$ BEGIN
+           IF (SELECT last_notified_at FROM {row}) = to_timestamp(0) THEN
+             RAISE EXCEPTION 'the send after the reset did not open a window';
+           END IF;
+         END $check$"
+    ))
+    .await;
+    drop(sub);
     executor.drop_queue(&name).await.expect("drop");
 }

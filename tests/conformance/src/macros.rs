@@ -381,13 +381,11 @@ macro_rules! listening_tests {
             a_send_late_in_the_throttle_window_notifies_for_the_next,
             a_send_late_in_the_throttle_window_skips_a_held_row,
             a_throttled_queue_without_its_throttle_row_still_notifies,
-            a_repeatable_read_send_behind_a_newer_throttle_row_commits_and_notifies,
+            a_send_in_a_snapshot_older_than_the_throttle_row_commits_and_notifies,
             enabling_notifications_while_a_send_waits_for_the_row_does_not_deadlock,
             a_waiting_read_ends_at_its_deadline_while_the_readers_ahead_are_stuck,
-            a_session_keeps_no_quiet_time_across_enable_notify_insert,
-            a_rolled_back_send_leaves_its_session_no_quiet_time,
-            a_send_in_its_sessions_quiet_time_reads_no_throttle_row,
             a_wake_dropped_before_its_read_goes_to_another_reader,
+            a_send_after_the_throttle_row_is_reset_notifies,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {
