@@ -330,18 +330,10 @@ async fn settled(
         }
         Ok((_, Done::AckError)) => summary.ack_errors += 1,
         Ok((_, Done::Lost)) => {}
-        Ok((_, Done::Failed)) => {
-            // Here rather than in the handler's task, so that it comes after any heartbeat
-            // in flight (the loop runs one at a time), which would otherwise push the
-            // retry back to a full visibility timeout. Best effort: if this fails, the
-            // message reappears when its claim runs out.
-            let at = ctx.retry_at(flight.receipt.read_ct);
-            let _ = ctx
-                .queue
-                .set_vt_receipt(&ctx.name, flight.receipt, at)
-                .await;
-            ctx.count_failure(summary, flight.receipt.read_ct);
-        }
+        // Here rather than in the handler's task, so that it comes after any heartbeat in
+        // flight (the loop runs one at a time), which would otherwise push the retry back to
+        // a full visibility timeout.
+        Ok((_, Done::Failed)) => retry_later(ctx, &flight, summary).await,
         Err(error) if error.is_cancelled() => {
             // A lost claim was counted when the heartbeat found it.
             if flight.state.load(Ordering::Acquire) != LOST {
@@ -351,15 +343,22 @@ async fn settled(
         Err(_panicked) => {
             // A panic while the claim was lost: the other reader holds it, leave it be.
             if settle(&flight.state, SETTLING) {
-                let at = ctx.retry_at(flight.receipt.read_ct);
-                let _ = ctx
-                    .queue
-                    .set_vt_receipt(&ctx.name, flight.receipt, at)
-                    .await;
-                ctx.count_failure(summary, flight.receipt.read_ct);
+                retry_later(ctx, &flight, summary).await;
             }
         }
     }
+}
+
+/// A failed (or panicked) handler's message: visible again after its backoff, counted as a
+/// failure. Best effort: if the statement fails, the message reappears when its claim runs
+/// out.
+async fn retry_later(ctx: &Context, flight: &Flight, summary: &mut WorkerSummary) {
+    let at = ctx.retry_at(flight.receipt.read_ct);
+    let _ = ctx
+        .queue
+        .set_vt_receipt(&ctx.name, flight.receipt, at)
+        .await;
+    ctx.count_failure(summary, flight.receipt.read_ct);
 }
 
 /// The grace period is over: aborts the handlers still running, counts every task, and makes

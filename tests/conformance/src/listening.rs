@@ -231,6 +231,18 @@ async fn listening_on<E: Executor>(executor: &E, name: &QueueName) -> pgmq_core:
     sub
 }
 
+/// As [`listening_on`], for a queue throttled to [`LONG_THROTTLE`], with the hub told that
+/// throttle: its trailing wake then comes a minute after a notification, so within a check
+/// every wake is a send's.
+async fn woken_by_sends_only<E: Executor>(
+    executor: &E,
+    name: &QueueName,
+) -> pgmq_core::Subscription {
+    let sub = listening_on(executor, name).await;
+    sub.set_throttle(LONG_THROTTLE);
+    sub
+}
+
 /// A fresh queue with notifications throttled to [`LONG_THROTTLE`]: its name, the throttle
 /// in milliseconds, and the `FROM`/`WHERE` naming its throttle row.
 async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u128, String) {
@@ -417,9 +429,9 @@ pub async fn a_throttled_queue_without_its_throttle_row_still_notifies<E: Execut
 /// serialization error (40001).
 ///
 /// Two rounds per level: the snapshot sees the window closed (the trigger updates the row),
-/// then in its last stretch (the trigger locks the row). Each time another client moves the window
-/// after the snapshot was taken, to one that has already ended, so a send that stayed silent
-/// instead would leave a parked reader asleep.
+/// then in its last stretch (the trigger locks the row). Each time another client moves the
+/// window after the snapshot was taken, to one that has already ended, so a send that stayed
+/// silent instead would leave a parked reader asleep.
 ///
 /// # Panics
 /// When the check fails.
@@ -430,9 +442,7 @@ pub async fn a_send_in_a_snapshot_older_than_the_throttle_row_commits_and_notifi
     sql: Sql,
 ) {
     let (name, ms, row) = long_throttled(&executor, "rr_send").await;
-    let mut sub = listening_on(&executor, &name).await;
-    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
-    sub.set_throttle(LONG_THROTTLE);
+    let mut sub = woken_by_sends_only(&executor, &name).await;
     let rounds = ["REPEATABLE READ", "SERIALIZABLE"]
         .into_iter()
         .flat_map(|level| [(level, "closed"), (level, "late")]);
@@ -605,10 +615,8 @@ pub async fn a_wake_dropped_before_its_read_goes_to_another_reader<E: Executor +
     _sql: Sql,
 ) {
     let (name, _, _) = long_throttled(&executor, "dropped_wake").await;
-    let mut first = listening_on(&executor, &name).await;
+    let mut first = woken_by_sends_only(&executor, &name).await;
     let mut second = listening_on(&executor, &name).await;
-    // One wake per notification: the hub's trailing wake comes a throttle later.
-    first.set_throttle(LONG_THROTTLE);
     let send = async {
         sleep(Duration::from_millis(300)).await;
         executor
@@ -655,9 +663,7 @@ pub async fn a_send_after_the_throttle_row_is_reset_notifies<E: Executor + 'stat
     sql: Sql,
 ) {
     let (name, _, row) = long_throttled(&executor, "row_reset").await;
-    let mut sub = listening_on(&executor, &name).await;
-    // Each wake must be a send's: the hub's trailing wake comes a throttle later.
-    sub.set_throttle(LONG_THROTTLE);
+    let mut sub = woken_by_sends_only(&executor, &name).await;
     let insert = |n: u32| {
         format!("INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '{n}')")
     };
