@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::grouped::GroupOrder;
-use crate::options::{MAX_BATCH, MAX_DELAY};
+use crate::options::{checked_millis, MAX_BATCH, MAX_DELAY};
 
 /// How a [`Worker`](super::Worker) acknowledges a message whose handler succeeded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -249,12 +249,8 @@ impl WorkerOptions {
             );
             return Err(Error::invalid("backoff", reason));
         }
-        for (argument, span) in [("grace", self.grace), ("poll interval", self.poll_interval)] {
-            if span > MAX_DELAY {
-                let reason = format!("{span:?} is longer than the limit of 365 days");
-                return Err(Error::invalid(argument, reason));
-            }
-        }
+        checked_millis(self.grace, "grace")?;
+        checked_millis(self.poll_interval, "poll interval")?;
         if self.vacuum_every == Some(0) {
             return Err(Error::invalid("vacuum_every", "0 is less than 1"));
         }
