@@ -162,13 +162,18 @@ impl Subscription {
         }
     }
 
-    /// Passes on a wake no read has answered (see [`answered`](Self::answered)), if any: for
-    /// a reader that stops reading (a worker shutting down) while it keeps the subscription.
-    pub fn pass_on_unanswered(&mut self) {
-        if let Some(l) = self.inner.as_mut() {
-            if std::mem::take(&mut l.unanswered) {
-                l.turn.turn.notify_one();
-            }
+    /// Stops reading, as dropping the subscription does, for a reader that keeps it (a worker
+    /// shutting down): gives the watch up and passes on a wake no read has answered (see
+    /// [`answered`](Self::answered)), with one wake for both, so that another parked reader
+    /// takes the watch over if still needed and reads for that wake.
+    pub fn leave(&mut self) {
+        let watched = self.release_watch();
+        let unanswered = self
+            .inner
+            .as_mut()
+            .is_some_and(|l| std::mem::take(&mut l.unanswered));
+        if watched || unanswered {
+            self.pass_on();
         }
     }
 
@@ -234,16 +239,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        // Another parked reader looks (one wake covers both): it takes the watch over if
-        // still needed, and reads for a wake this one took but never read on.
-        let watched = self.release_watch();
-        let unanswered = self
-            .inner
-            .as_mut()
-            .is_some_and(|l| std::mem::take(&mut l.unanswered));
-        if watched || unanswered {
-            self.pass_on();
-        }
+        self.leave();
     }
 }
 

@@ -114,9 +114,9 @@ where
             biased;
             () = &mut shutdown, if stop_by.is_none() => {
                 stop_by = Some(Instant::now() + o.grace);
-                // It reads no more: a wake it has not read on goes to another reader.
-                sub.pass_on_unanswered();
-                sub.hand_over_watch();
+                // It reads no more: the watch, and a wake it has not read on, go to another
+                // reader.
+                sub.leave();
             }
             () = sleep_until(grace_end), if stop_by.is_some() => {
                 abort_the_rest(&ctx, &mut tasks, &mut flights, &mut acking, &mut summary).await;
@@ -153,7 +153,10 @@ where
                 let read = o.read(qty);
                 let now = Instant::now();
                 let answer = ctx.queue.read_json(&ctx.name, read).await;
-                sub.answered();
+                if answer.is_ok() {
+                    // A failed read leaves the wake for the next read, or for `leave`.
+                    sub.answered();
+                }
                 match answer {
                     Ok(messages) if messages.is_empty() => {
                         next_read = match asked.take() {
@@ -193,12 +196,7 @@ where
                     Err(error) => {
                         failure = Some(error);
                         stop_by = Some(Instant::now() + o.grace);
-                        sub.hand_over_watch();
-                        if std::mem::take(&mut woken) {
-                            // The wake this read answered may have been for messages it
-                            // could not take: another reader looks.
-                            sub.pass_on();
-                        }
+                        sub.leave();
                     }
                 }
             }
