@@ -94,20 +94,16 @@ async fn pairs(mut run: impl AsyncFnMut(usize) -> Res<f64>) -> Res<[Vec<f64>; 3]
 /// Two fresh queues (dropped first) named after `tag`: one with notifications (the
 /// default), one without.
 async fn with_and_without(queue: &Arc<dyn Queue>, tag: &str) -> Res<[QueueName; 2]> {
-    let mut names = Vec::new();
-    for notify in [true, false] {
-        let side = if notify { "on" } else { "off" };
+    let fresh = async |side: &str, options: CreateOptions| -> Res<QueueName> {
         let name = QueueName::new(format!("nfy_{tag}_{side}").replace('-', "_"))?;
         queue.drop_queue(&name).await?;
-        let options = if notify {
-            CreateOptions::new()
-        } else {
-            CreateOptions::new().without_notify_insert()
-        };
         queue.create(&name, options).await?;
-        names.push(name);
-    }
-    Ok([names.remove(0), names.remove(0)])
+        Ok(name)
+    };
+    Ok([
+        fresh("on", CreateOptions::new()).await?,
+        fresh("off", CreateOptions::new().without_notify_insert()).await?,
+    ])
 }
 
 impl Bench {

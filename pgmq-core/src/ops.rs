@@ -190,9 +190,8 @@ impl<E: Executor + ?Sized> Queue for E {
             match options.wait {
                 None => read_once().await,
                 Some(wait) => {
-                    checked_millis(wait, "wait")?;
+                    options.check_wait(wait)?;
                     let interval = options.poll_interval;
-                    checked_millis(interval, "poll interval")?;
                     poll::until_some(self, queue, wait, interval, read_once, |d| self.sleep(d))
                         .await
                 }

@@ -322,6 +322,14 @@ impl ReadOptions {
         Self::default()
     }
 
+    /// Checks a read's `wait` and this poll interval against [`MAX_DELAY`], before anything
+    /// adds them to the clock (the async and the blocking waiting reads alike).
+    pub(crate) fn check_wait(&self, wait: Duration) -> Result<()> {
+        checked_millis(wait, "wait")?;
+        checked_millis(self.poll_interval, "poll interval")?;
+        Ok(())
+    }
+
     /// Set the visibility timeout.
     pub fn vt(mut self, vt: Duration) -> Self {
         self.vt = Some(vt);

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::ext::QueueExt;
 use crate::listen::channel;
 use crate::name::QueueName;
-use crate::options::{checked_millis, ReadOptions};
+use crate::options::ReadOptions;
 use crate::queue::Queue;
 use crate::types::Message;
 
@@ -76,9 +76,7 @@ where
     E: BlockingExecutor,
     T: DeserializeOwned + Send,
 {
-    // As the async read checks them, before anything adds them to the clock.
-    checked_millis(wait, "wait")?;
-    checked_millis(options.poll_interval, "poll interval")?;
+    options.check_wait(wait)?;
     let bridge = &queue.bridge;
     let waiting = &queue.waiting;
     let channel = channel(name);

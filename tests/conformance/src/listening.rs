@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pgmq_core::adapter::{Executor, Listener, Row, Statement};
 use pgmq_core::serde_json::json;
-use pgmq_core::{Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions};
+use pgmq_core::{Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions};
 use tokio::time::{sleep, Instant};
 
 use crate::fresh_queue;
@@ -243,6 +243,14 @@ async fn woken_by_sends_only<E: Executor>(
     sub
 }
 
+/// What one read of up to ten messages claims, without waiting.
+async fn read_ten<E: Executor>(executor: &E, name: &QueueName) -> Vec<Message> {
+    executor
+        .read_json(name, ReadOptions::new().qty(10))
+        .await
+        .expect("read")
+}
+
 /// A fresh queue with notifications throttled to [`LONG_THROTTLE`]: its name, the throttle
 /// in milliseconds, and the `FROM`/`WHERE` naming its throttle row.
 async fn long_throttled<E: Executor>(executor: &E, tag: &str) -> (QueueName, u128, String) {
@@ -307,10 +315,7 @@ pub async fn a_send_late_in_the_throttle_window_notifies_for_the_next<E: Executo
          END $check$"
     ))
     .await;
-    let got = executor
-        .read_json(&name, ReadOptions::new().qty(10))
-        .await
-        .expect("read");
+    let got = read_ten(&executor, &name).await;
     assert_eq!(got.len(), 2, "{got:?}");
     drop(sub);
     executor.drop_queue(&name).await.expect("drop");
@@ -491,10 +496,7 @@ pub async fn a_send_in_a_snapshot_older_than_the_throttle_row_commits_and_notifi
         tokio::join!(send, mover);
         let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
         assert!(woke.is_ok(), "{level}, {round}: the send did not notify");
-        let got = executor
-            .read_json(&name, ReadOptions::new().qty(10))
-            .await
-            .expect("read");
+        let got = read_ten(&executor, &name).await;
         assert_eq!(
             got.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
             vec![json!(round)]
@@ -540,10 +542,7 @@ pub async fn enabling_notifications_while_a_send_waits_for_the_row_does_not_dead
     let ((), enabled, sent) = tokio::join!(holder, enable, send);
     enabled.expect("enable_notify_insert");
     let id = sent.expect("send");
-    let got = executor
-        .read_json(&name, ReadOptions::new().qty(10))
-        .await
-        .expect("read");
+    let got = read_ten(&executor, &name).await;
     assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), vec![id]);
     executor.drop_queue(&name).await.expect("drop");
 }
