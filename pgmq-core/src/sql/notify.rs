@@ -10,11 +10,15 @@
 //! which sends stay silent. A send in the window's last stretch (its last 50 ms, or all of
 //! it for a shorter throttle) notifies for the next window, which starts where this one
 //! ends: so while sends keep coming, each window's notification goes out before the window
-//! starts, and sends rarely find a closed window and wait for the row while the send that
-//! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
-//! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
-//! notifier, does a send still wait. About one notification goes out per throttle
-//! interval under a steady stream, at most two in any interval.
+//! starts, and sends rarely find a closed window. About one notification goes out per
+//! throttle interval under a steady stream, at most two in any interval, plus one for each
+//! send that finds a closed window's row held by another transaction.
+//!
+//! No send waits for the row: one that finds it held, by a send claiming the window or by
+//! `enable_notify_insert`, notifies as well. (Waiting took most of a send's time with
+//! 4 senders and 64 waiting consumers, BENCHMARKS.md, eighth session; and two transactions
+//! that sent to two queues in opposite orders deadlocked, each waiting for the row the
+//! other's first send had claimed.)
 //!
 //! Every throttled send reads the row: a session may not trust a window it saw earlier, as
 //! the extension's `pgmq.update_notify_insert` moves the window back to the epoch without
@@ -115,16 +119,24 @@ pub(super) fn install_body() -> String {
             UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
             WHERE t.queue_name = queue;
           ELSE
-            -- Closed. No `SKIP LOCKED` here: a send that skipped a row locked by another
-            -- send's notification would stay silent on a notification that never comes if
-            -- that send rolls back (or if the lock is `enable_notify_insert`'s), and a reader
-            -- already parked would miss it.
-            UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
+            -- Closed: claim the next window, unless another transaction holds the row (a
+            -- send claiming it, or `enable_notify_insert`). Then notify as well, without
+            -- waiting: waiting could deadlock with that transaction (two callers sending to
+            -- two queues in opposite orders), and staying silent would leave a parked reader
+            -- asleep if it rolls back. An extra notification costs a reader one look.
+            PERFORM 1 FROM {THROTTLE_TABLE} t
             WHERE t.queue_name = queue
-              AND clock_timestamp() - t.last_notified_at
-                  >= t.throttle_interval_ms * interval '1 millisecond';
-            IF NOT FOUND THEN
-              RETURN NULL;
+            FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+              -- Held now, the row is the latest committed: a window opened since this
+              -- send's read (its notification committed) covers this send.
+              UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
+              WHERE t.queue_name = queue
+                AND clock_timestamp() - t.last_notified_at
+                    >= t.throttle_interval_ms * interval '1 millisecond';
+              IF NOT FOUND THEN
+                RETURN NULL;
+              END IF;
             END IF;
           END IF;
         EXCEPTION WHEN serialization_failure THEN
@@ -156,9 +168,10 @@ pub(super) fn ensure_body(q: &QueueName, throttle_ms: i32) -> String {
 
 /// The throttle row and the trigger, replacing any trigger of that name.
 ///
-/// The queue's table is locked first, as `DROP TRIGGER` would lock it: a send in flight
-/// holds the table and may be waiting for the throttle row, so taking the row before the
-/// table could deadlock with it (one of the two then fails after `deadlock_timeout`).
+/// The queue's table is locked first, as `DROP TRIGGER` would lock it: so enabling waits for
+/// the sends in flight, which hold the table and may hold the throttle row, and takes both in
+/// one order (taking the row before the table deadlocked with a send that waited for the
+/// row, as sends once did).
 fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
     let qt = queue_table(q);
     format!(

@@ -223,6 +223,7 @@ macro_rules! __conformance_expand {
             a_rejected_send_leaves_the_callers_transaction_usable,
             send_topic_in_a_rolled_back_transaction_writes_nothing,
             vacuum_inside_a_transaction_is_the_databases_25001,
+            sends_to_two_queues_in_opposite_orders_do_not_deadlock,
         );
 
         #[test]

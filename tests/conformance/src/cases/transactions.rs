@@ -1,5 +1,10 @@
-use pgmq_core::{QueueExt, ReadOptions, SendOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pgmq_core::{QueueExt, QueueName, ReadOptions, SendOptions, Subscription};
 use serde_json::json;
+use tokio::sync::Barrier;
+use tokio::time::{sleep, timeout, Instant};
 
 use super::{cleanup, fresh, length};
 use crate::{in_transaction, unique_queue_name, TransactionalBackend, TxEnd};
@@ -132,4 +137,102 @@ pub async fn archive_in_a_committed_transaction_takes_effect(b: &dyn Transaction
         1
     );
     cleanup(q, &name).await;
+}
+
+/// Two transactions that send to the same two queues in opposite orders, while both queues'
+/// throttle windows are closed, both get past their second send at once: a send never waits
+/// for a throttle row another transaction holds. Before, each transaction's second send waited
+/// for the row the other's first send had claimed, a deadlock that failed one of them with
+/// `40P01` after `deadlock_timeout`.
+///
+/// The first transaction commits and the second rolls back, so the only send that can wake
+/// `second`'s readers is the first transaction's send to it, made while the other held
+/// that queue's row: a send that finds the row held notifies too, instead of leaving the
+/// wake to a claim that is then rolled back.
+pub async fn sends_to_two_queues_in_opposite_orders_do_not_deadlock(b: &dyn TransactionalBackend) {
+    const THROTTLE: Duration = Duration::from_secs(60);
+    let q = b.queue();
+    let first = fresh(q, "tx_order_a").await;
+    let second = fresh(q, "tx_order_b").await;
+    let mut subs = Vec::new();
+    for name in [&first, &second] {
+        // Closed windows: enabling puts each window's start at the epoch.
+        q.enable_notify_insert(name, THROTTLE)
+            .await
+            .expect("enable throttled");
+        subs.push(q.subscribe(name).await.expect("subscribe"));
+    }
+    let listens = subs.iter().all(Subscription::can_listen);
+    if listens {
+        settle(&mut subs, THROTTLE).await;
+    }
+    let both_sent = Arc::new(Barrier::new(2));
+    let one = |order: [QueueName; 2], end: TxEnd| {
+        let both_sent = Arc::clone(&both_sent);
+        in_transaction(b, move |tx, _| {
+            Box::pin(async move {
+                let one = tx.send(&order[0], &json!("one"), SendOptions::new()).await;
+                both_sent.wait().await;
+                let started = Instant::now();
+                let two = tx.send(&order[1], &json!("two"), SendOptions::new()).await;
+                (end, (one, two, started.elapsed()))
+            })
+        })
+    };
+    let (committed, rolled_back) = tokio::join!(
+        one([first.clone(), second.clone()], TxEnd::Commit),
+        one([second.clone(), first.clone()], TxEnd::Rollback),
+    );
+    for (which, outcome) in [("committed", committed), ("rolled back", rolled_back)] {
+        let (one, two, took) = outcome.unwrap_or_else(|e| panic!("the {which} one: {e:?}"));
+        one.unwrap_or_else(|e| panic!("the {which} one's first send: {e:?}"));
+        two.unwrap_or_else(|e| panic!("the {which} one's second send: {e:?}"));
+        assert!(
+            took < Duration::from_millis(900),
+            "the {which} one's second send took {took:?}"
+        );
+    }
+    if listens {
+        for (name, sub) in [&first, &second].into_iter().zip(&mut subs) {
+            let woke = timeout(Duration::from_secs(2), sub.changed()).await;
+            assert!(woke.is_ok(), "no notification for {name}");
+        }
+    }
+    for (name, message) in [(&first, "one"), (&second, "two")] {
+        let got = q
+            .read_json(name, ReadOptions::new().qty(10))
+            .await
+            .expect("read");
+        let got: Vec<_> = got.into_iter().map(|m| m.message).collect();
+        assert_eq!(got, vec![json!(message)], "{name}");
+    }
+    drop(subs);
+    cleanup(q, &first).await;
+    cleanup(q, &second).await;
+}
+
+/// Tells each of `subs` the throttle (so no trailing wake comes within a case) and waits out
+/// the wakes their listening connection's starts gave them (each new channel reopens it),
+/// so that their next wake is a notification's.
+async fn settle(subs: &mut [Subscription], throttle: Duration) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !subs.iter().all(Subscription::is_listening) {
+        assert!(
+            Instant::now() < deadline,
+            "the listening connection did not come up"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    for sub in subs.iter_mut() {
+        sub.set_throttle(throttle);
+        while timeout(Duration::from_millis(200), sub.changed())
+            .await
+            .is_ok()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the listening connection kept changing"
+            );
+        }
+    }
 }
