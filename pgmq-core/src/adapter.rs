@@ -63,9 +63,37 @@ pub trait Listener: Send + Sync + 'static {
 #[async_trait]
 pub trait Notifications: Send {
     /// Waits for the next notification and returns its channel. An error means the
-    /// connection is lost; core then drops it and opens another. Core may drop the future
-    /// before it completes, but then drops the connection too.
+    /// connection is lost; core then drops it and opens another.
+    ///
+    /// Core may drop the future before it completes. With an adapter that implements
+    /// [`listen`](Self::listen), it then listens on more channels and calls `next` again on
+    /// the same connection, so dropping the future must lose no notification; otherwise it
+    /// drops the connection too.
     async fn next(&mut self) -> Result<String>;
+
+    /// Runs `LISTEN` on each of `channels` on this connection ([`listen_sql`] builds the
+    /// statement) and returns `true` once it has completed. A notification the connection
+    /// receives meanwhile, on a channel it already listened on, must still come out of
+    /// [`next`](Self::next). An error means the connection is lost.
+    ///
+    /// `false` when the adapter cannot: core then opens a new connection listening on every
+    /// channel and drops this one, which is what this default does. Readers of the other
+    /// channels then read again, in case a notification came while neither connection
+    /// listened.
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        let _ = channels;
+        Ok(false)
+    }
+}
+
+/// One batch of `LISTEN` statements, one per channel, each quoted (channels contain dots),
+/// for [`Listener::listen`] and [`Notifications::listen`]. In one batch, the server shows
+/// every channel in the connection's last query.
+pub fn listen_sql(channels: &[String]) -> String {
+    channels
+        .iter()
+        .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
+        .collect()
 }
 
 /// One SQL statement built by core: its text, its bind parameters and the columns it returns.

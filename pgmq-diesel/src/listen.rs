@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_core::Stream;
-use pgmq_core::adapter::{Listener, Notifications};
+use pgmq_core::adapter::{listen_sql, Listener, Notifications};
 use pgmq_core::{Error, Result};
 
 use crate::error;
@@ -26,12 +26,9 @@ impl Listener for DieselListener {
                 .map_err(|e| Error::Connection {
                     source: Box::new(e),
                 })?;
-        // One batch, so the server shows every channel in this connection's last query.
-        let sql: String = channels
-            .iter()
-            .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
-            .collect();
-        conn.batch_execute(&sql).await.map_err(error::map)?;
+        conn.batch_execute(&listen_sql(channels))
+            .await
+            .map_err(error::map)?;
         Ok(Box::new(DieselNotifications(conn)))
     }
 
@@ -56,5 +53,14 @@ impl Notifications for DieselNotifications {
                 source: "the listening connection was closed".into(),
             }),
         }
+    }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        // Notifications received meanwhile go to the same channel `next` reads.
+        self.0
+            .batch_execute(&listen_sql(channels))
+            .await
+            .map_err(error::map)?;
+        Ok(true)
     }
 }

@@ -62,4 +62,14 @@ impl Notifications for SqlxNotifications {
             Err(e) => Err(error::map(e)),
         }
     }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        // `PgListener` buffers notifications received meanwhile for `try_recv`, which loses
+        // none when its future is dropped (sqlx 0.8.1 and later).
+        self.0
+            .listen_all(channels.iter().map(String::as_str))
+            .await
+            .map_err(error::map)?;
+        Ok(true)
+    }
 }

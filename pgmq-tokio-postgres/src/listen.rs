@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Listener, Notifications};
+use pgmq_core::adapter::{listen_sql, Listener, Notifications};
 use pgmq_core::{Error, Result};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,19 +39,10 @@ impl Listener for TokioPostgresListener {
                 }
             }
         });
-        let notifications = TokioPostgresNotifications {
-            _client: client,
-            rx,
-            driver,
-        };
-        // One batch, so the server shows every channel in this connection's last query.
-        let sql: String = channels
-            .iter()
-            .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
-            .collect();
+        let notifications = TokioPostgresNotifications { client, rx, driver };
         notifications
-            ._client
-            .batch_execute(&sql)
+            .client
+            .batch_execute(&listen_sql(channels))
             .await
             .map_err(error::map)?;
         Ok(Box::new(notifications))
@@ -70,8 +61,8 @@ impl Listener for TokioPostgresListener {
 }
 
 struct TokioPostgresNotifications {
-    /// Keeps the connection open.
-    _client: Client,
+    /// Keeps the connection open, and runs `LISTEN` on it.
+    client: Client,
     rx: mpsc::UnboundedReceiver<Result<String>>,
     driver: JoinHandle<()>,
 }
@@ -91,5 +82,14 @@ impl Notifications for TokioPostgresNotifications {
                 source: "the listening connection was closed".into(),
             }),
         }
+    }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        // The driver task forwards notifications received meanwhile to `rx`.
+        self.client
+            .batch_execute(&listen_sql(channels))
+            .await
+            .map_err(error::map)?;
+        Ok(true)
     }
 }

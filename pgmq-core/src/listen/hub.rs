@@ -5,12 +5,12 @@
 //! reader waits on is a channel. A notification wakes one parked reader of its channel (who
 //! passes the turn on when it finds messages, as there may be more), and on a throttled
 //! queue one more once the window it announced has ended, for the sends the throttle left
-//! silent: so a burst of sends does not wake every idle reader at once. The task never runs
-//! `LISTEN` on a connection it is receiving on (not every driver allows that mid-receive):
-//! when a reader needs a channel the connection lacks, the task opens a new connection
-//! listening on all of them and drops the old one. Whenever the task (re)connects or loses
-//! its connection it wakes every reader, so they read again rather than trust notifications
-//! that may have been missed.
+//! silent: so a burst of sends does not wake every idle reader at once. When a reader needs
+//! a channel the connection lacks, the task runs `LISTEN` on it on the same connection
+//! ([`Notifications::listen`]), which costs the other channels' readers nothing; with an
+//! adapter that cannot, it opens a new connection listening on all of them and drops the old
+//! one. Whenever the task (re)connects or loses its connection it wakes every reader, so they
+//! read again rather than trust notifications that may have been missed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 use crate::adapter::Listener;
+#[cfg(doc)]
+use crate::adapter::Notifications;
 use crate::sql;
 
 /// The first pause before connecting again after a failure; it doubles up to [`MAX_BACKOFF`].
@@ -43,15 +45,27 @@ pub(crate) enum State {
     /// Connecting.
     #[default]
     Connecting,
-    /// Connected and listening on these channels.
-    Up(Arc<HashSet<String>>),
+    /// Connected and listening on these channels; the number tells the task's connections
+    /// apart (a new one may have missed notifications, channels added to one did not).
+    Up(Arc<HashSet<String>>, u64),
     /// The last connection failed or was lost; connecting again after a pause.
     Down,
 }
 
 impl State {
     pub(crate) fn listens(&self, channel: &str) -> bool {
-        matches!(self, Self::Up(channels) if channels.contains(channel))
+        matches!(self, Self::Up(channels, _) if channels.contains(channel))
+    }
+
+    /// Whether `self` differs from `before` only by channels added on the same connection
+    /// while it kept listening on `channel`: nothing its readers could have missed.
+    pub(crate) fn only_added_to(&self, before: &Self, channel: &str) -> bool {
+        match (before, self) {
+            (Self::Up(was, a), Self::Up(now, b)) => {
+                a == b && was.contains(channel) && now.contains(channel)
+            }
+            _ => false,
+        }
     }
 
     pub(crate) fn failed(&self) -> bool {
@@ -233,8 +247,9 @@ impl Hub {
     }
 }
 
-/// The task: connect, listen, wake readers; connect again (with backoff) when the
-/// connection fails or a channel is added; stop when the hub is dropped.
+/// The task: connect, listen, wake readers; listen on channels as they are added; connect
+/// again (with backoff) when the connection fails, or when a channel is added and the
+/// adapter cannot listen on it on the same connection; stop when the hub is dropped.
 async fn run(
     listener: Arc<dyn Listener>,
     shared: Arc<Shared>,
@@ -242,6 +257,7 @@ async fn run(
 ) {
     let _ended = Ended(Arc::clone(&shared));
     let mut backoff = FIRST_BACKOFF;
+    let mut connections = 0_u64;
     loop {
         // Take every pending addition: the connection made next covers them all.
         while added.try_recv().is_ok() {}
@@ -278,12 +294,36 @@ async fn run(
             }
         };
         backoff = FIRST_BACKOFF;
-        shared.set_state(State::Up(Arc::new(wanted)));
+        connections += 1;
+        let mut listening = wanted;
+        shared.set_state(State::Up(Arc::new(listening.clone()), connections));
         loop {
             tokio::select! {
                 more = added.recv() => match more {
-                    // Connect again, listening on the new channel too.
-                    Some(()) => break,
+                    Some(()) => {
+                        while added.try_recv().is_ok() {}
+                        let new: Vec<String> =
+                            shared.wanted().difference(&listening).cloned().collect();
+                        if new.is_empty() {
+                            continue;
+                        }
+                        match connection.listen(&new).await {
+                            // Only the new channels' readers are told (and wait for it):
+                            // the others missed nothing.
+                            Ok(true) => {
+                                listening.extend(new);
+                                shared
+                                    .state
+                                    .send_replace(State::Up(Arc::new(listening.clone()), connections));
+                            }
+                            // Connect again, listening on the new channels too.
+                            Ok(false) => break,
+                            Err(_) => {
+                                shared.set_state(State::Down);
+                                break;
+                            }
+                        }
+                    }
                     None => return,
                 },
                 notification = connection.next() => match notification {

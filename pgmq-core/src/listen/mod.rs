@@ -47,6 +47,9 @@ struct Listening {
     channel: String,
     turn: Arc<Channel>,
     state: watch::Receiver<State>,
+    /// The hub's state as [`Subscription::changed`] last looked at it: a change since that
+    /// only added other channels to the same connection is no reason to wake.
+    seen: State,
 }
 
 impl std::fmt::Debug for Listening {
@@ -77,6 +80,8 @@ impl Subscription {
         let ready = state.wait_for(|s| s.listens(&channel) || s.failed());
         // A timeout leaves the reader polling slowly until the connection is up.
         let _ = tokio::time::timeout(CONNECT_WAIT, ready).await;
+        // The reader reads next: whatever happened before this is covered.
+        let seen = state.borrow_and_update().clone();
         Self {
             inner: Some(Listening {
                 watches: false,
@@ -86,6 +91,7 @@ impl Subscription {
                 channel,
                 turn,
                 state,
+                seen,
             }),
         }
     }
@@ -106,7 +112,8 @@ impl Subscription {
     /// Waits for this reader's turn: a notification for this queue (one parked reader is
     /// woken per notification; one that arrives while none waits is kept for the next), one
     /// more wake a throttle interval after it, a [`pass_on`](Self::pass_on) from another
-    /// reader, or the listening connection going down or coming back up. Never returns on a
+    /// reader, or the listening connection going down, coming back up or starting to listen
+    /// on this queue (not when it starts listening on another queue). Never returns on a
     /// subscription that cannot listen. Cancel safe.
     pub async fn changed(&mut self) {
         let Some(l) = self.inner.as_mut() else {
@@ -119,18 +126,30 @@ impl Subscription {
                 l.hub = hub;
                 l.turn = turn;
                 l.state = state;
+                l.seen = State::Connecting;
             } else {
                 return std::future::pending().await;
             }
         }
         let turn = Arc::clone(&l.turn);
-        tokio::select! {
-            () = turn.turn.notified() => l.unanswered = true,
-            changed = l.state.changed() => {
-                if changed.is_err() {
-                    // The hub's state outlives this receiver while the hub lives; do not
-                    // spin if it ever did not.
-                    std::future::pending::<()>().await;
+        loop {
+            tokio::select! {
+                () = turn.turn.notified() => {
+                    l.unanswered = true;
+                    return;
+                }
+                changed = l.state.changed() => {
+                    if changed.is_err() {
+                        // The hub's state outlives this receiver while the hub lives; do not
+                        // spin if it ever did not.
+                        std::future::pending::<()>().await;
+                    }
+                    let now = l.state.borrow_and_update().clone();
+                    let only_added = now.only_added_to(&l.seen, &l.channel);
+                    l.seen = now;
+                    if !only_added {
+                        return;
+                    }
                 }
             }
         }

@@ -698,3 +698,36 @@ pub async fn a_send_after_the_throttle_row_is_reset_notifies<E: Executor + 'stat
     drop(sub);
     executor.drop_queue(&name).await.expect("drop");
 }
+
+/// A process that starts waiting on a second queue keeps its listening connection: it runs
+/// `LISTEN` for the new queue there, so the first queue's readers are not woken (they
+/// missed nothing) and its notifications keep coming. Before, a new connection replaced the
+/// old one for each new queue and every reader of every queue woke to read again.
+///
+/// # Panics
+/// When the check fails.
+pub async fn waiting_on_another_queue_keeps_the_listening_connection<E: Executor + 'static>(
+    executor: E,
+    _sql: Sql,
+) {
+    let (first, _, _) = long_throttled(&executor, "keep_first").await;
+    let (second, _, _) = long_throttled(&executor, "keep_second").await;
+    let mut a = woken_by_sends_only(&executor, &first).await;
+    let mut b = woken_by_sends_only(&executor, &second).await;
+    let stray = tokio::time::timeout(Duration::from_millis(300), a.changed()).await;
+    assert!(
+        stray.is_err(),
+        "{first}'s reader woke when {second}'s started listening"
+    );
+    for (name, sub) in [(&first, &mut a), (&second, &mut b)] {
+        executor
+            .send(name, &json!("after"), SendOptions::new())
+            .await
+            .expect("send");
+        let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+        assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
+    }
+    drop((a, b));
+    executor.drop_queue(&first).await.expect("drop");
+    executor.drop_queue(&second).await.expect("drop");
+}

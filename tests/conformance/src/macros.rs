@@ -387,6 +387,7 @@ macro_rules! listening_tests {
             a_waiting_read_ends_at_its_deadline_while_the_readers_ahead_are_stuck,
             a_wake_dropped_before_its_read_goes_to_another_reader,
             a_send_after_the_throttle_row_is_reset_notifies,
+            waiting_on_another_queue_keeps_the_listening_connection,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {
