@@ -10,15 +10,19 @@
 //! which sends stay silent. A send in the window's last stretch (its last 50 ms, or all of
 //! it for a shorter throttle) notifies for the next window, which starts where this one
 //! ends: so while sends keep coming, each window's notification goes out before the window
-//! starts, and sends rarely find a closed window. About one notification goes out per
-//! throttle interval under a steady stream, at most two in any interval, plus one for each
-//! send that finds a closed window's row held by another transaction.
+//! starts, and sends rarely find a closed window and wait for the row while the send that
+//! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
+//! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
+//! notifier, does a send still wait, and for at most [`CLAIM_WAIT_MS`]: then it notifies
+//! as well. About one notification goes out per throttle interval under a steady stream, at
+//! most two in any interval, plus one for each send whose wait ran out.
 //!
-//! No send waits for the row: one that finds it held, by a send claiming the window or by
-//! `enable_notify_insert`, notifies as well. (Waiting took most of a send's time with
-//! 4 senders and 64 waiting consumers, BENCHMARKS.md, eighth session; and two transactions
-//! that sent to two queues in opposite orders deadlocked, each waiting for the row the
-//! other's first send had claimed.)
+//! The bound on the wait is what keeps a caller's transaction from deadlocking on the row:
+//! two transactions that sent to two queues in opposite orders each waited for the row the
+//! other's first send had claimed, until one failed with `40P01`. Not waiting at all was
+//! tried and cost too much: with 64 concurrent senders, every send that found the row held
+//! notified, and notifying commits queue behind each other (W9 direct sends fell by half;
+//! BENCHMARKS.md, eleventh session).
 //!
 //! Every throttled send reads the row: a session may not trust a window it saw earlier, as
 //! the extension's `pgmq.update_notify_insert` moves the window back to the epoch without
@@ -44,6 +48,13 @@ const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 /// The longest last stretch of a throttle window in which a send notifies for the next
 /// window (the whole window, for a throttle up to this long).
 pub(crate) const LEAD_MS: i32 = 50;
+
+/// How long a send that found the throttle window closed waits for the throttle row while
+/// another transaction holds it (`lock_timeout`), before it notifies instead. Far below
+/// Postgres's default `deadlock_timeout` (1 s), so a wait that closes a cycle ends before
+/// Postgres would fail a transaction for it; far above the commit of the send that holds
+/// the row, so the wait almost always ends with that commit.
+pub(crate) const CLAIM_WAIT_MS: i32 = 100;
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
@@ -73,6 +84,8 @@ pub(super) fn install_body() -> String {
     window_end timestamptz;
     lead interval;
     now_at timestamptz;
+    lock_wait text;
+    claimed boolean;
   BEGIN
     IF TG_ARGV[0]::integer > 0 THEN
       -- Held until this transaction ends, from before the decision, so a waiting reader can
@@ -103,6 +116,7 @@ pub(super) fn install_body() -> String {
         -- overwritten (`serialization_failure`). This transaction cannot see which window
         -- that change opened, so it notifies: an extra notification costs a reader one look,
         -- while failing would roll back the caller's work and silence could miss a wake.
+        -- It also ends a bounded wait for the row (`lock_not_available`), the same way.
         BEGIN
           IF now_at < window_end THEN
             -- The window's last stretch: notify now for the next window, which starts where
@@ -119,27 +133,34 @@ pub(super) fn install_body() -> String {
             UPDATE {THROTTLE_TABLE} t SET last_notified_at = window_end
             WHERE t.queue_name = queue;
           ELSE
-            -- Closed: claim the next window, unless another transaction holds the row (a
-            -- send claiming it, or `enable_notify_insert`). Then notify as well, without
-            -- waiting: waiting could deadlock with that transaction (two callers sending to
-            -- two queues in opposite orders), and staying silent would leave a parked reader
-            -- asleep if it rolls back. An extra notification costs a reader one look.
-            PERFORM 1 FROM {THROTTLE_TABLE} t
+            -- Closed: claim the next window. Another transaction may hold the row: most
+            -- often a send claiming it, whose window, once committed, covers this send (the
+            -- update then finds nothing to do, and this send stays silent). The wait for it
+            -- is bounded: a send in a caller's transaction may hold a lock the holder waits
+            -- for (another queue's row, when two callers send to two queues in opposite
+            -- orders), and waiting on would deadlock. When the wait runs out this send
+            -- notifies (`lock_not_available`, below) rather than stay silent, which would
+            -- leave a parked reader asleep if the holder rolled back. No `SKIP LOCKED`
+            -- either: with many concurrent senders, a notification from every send that
+            -- found the row held cost more than the wait.
+            -- A caller's shorter `lock_timeout` stands.
+            lock_wait := current_setting('lock_timeout');
+            IF lock_wait::interval = interval '0'
+               OR lock_wait::interval > interval '{CLAIM_WAIT_MS} milliseconds' THEN
+              PERFORM set_config('lock_timeout', '{CLAIM_WAIT_MS}ms', true);
+            END IF;
+            UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
             WHERE t.queue_name = queue
-            FOR UPDATE SKIP LOCKED;
-            IF FOUND THEN
-              -- Held now, the row is the latest committed: a window opened since this
-              -- send's read (its notification committed) covers this send.
-              UPDATE {THROTTLE_TABLE} t SET last_notified_at = clock_timestamp()
-              WHERE t.queue_name = queue
-                AND clock_timestamp() - t.last_notified_at
-                    >= t.throttle_interval_ms * interval '1 millisecond';
-              IF NOT FOUND THEN
-                RETURN NULL;
-              END IF;
+              AND clock_timestamp() - t.last_notified_at
+                  >= t.throttle_interval_ms * interval '1 millisecond';
+            claimed := FOUND;
+            -- (A failure undoes the setting with the block.)
+            PERFORM set_config('lock_timeout', lock_wait, true);
+            IF NOT claimed THEN
+              RETURN NULL;
             END IF;
           END IF;
-        EXCEPTION WHEN serialization_failure THEN
+        EXCEPTION WHEN serialization_failure OR lock_not_available THEN
           NULL;
         END;
       END IF;
@@ -168,10 +189,9 @@ pub(super) fn ensure_body(q: &QueueName, throttle_ms: i32) -> String {
 
 /// The throttle row and the trigger, replacing any trigger of that name.
 ///
-/// The queue's table is locked first, as `DROP TRIGGER` would lock it: so enabling waits for
-/// the sends in flight, which hold the table and may hold the throttle row, and takes both in
-/// one order (taking the row before the table deadlocked with a send that waited for the
-/// row, as sends once did).
+/// The queue's table is locked first, as `DROP TRIGGER` would lock it: a send in flight
+/// holds the table and may be waiting for the throttle row, so taking the row before the
+/// table would make enabling wait for that send while the send waits for the row.
 fn switch_on(q: &QueueName, throttle_ms: i32) -> String {
     let qt = queue_table(q);
     format!(

@@ -731,3 +731,55 @@ pub async fn waiting_on_another_queue_keeps_the_listening_connection<E: Executor
     executor.drop_queue(&first).await.expect("drop");
     executor.drop_queue(&second).await.expect("drop");
 }
+
+/// A send that finds the throttle window closed and the throttle row held by another
+/// transaction (which then ends without moving the window, as a claim rolled back would)
+/// waits for the row only briefly, then notifies: a parked reader wakes long before the
+/// holder ends. With a caller's `lock_timeout` shorter than that wait, the send still
+/// succeeds, and notifies. Before, the send waited for the holder to end (and a caller's
+/// short `lock_timeout` failed it with `55P03`).
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
+    E: Executor + 'static,
+>(
+    executor: E,
+    sql: Sql,
+) {
+    let (name, _, row) = long_throttled(&executor, "held_row").await;
+    let mut sub = woken_by_sends_only(&executor, &name).await;
+    // Holds the row for 3 s from its start; the sends start 300 ms in.
+    let holder = tokio::spawn(sql(format!(
+        "DO $hold$ BEGIN
+           PERFORM 1 FROM {row} FOR UPDATE;
+           PERFORM pg_sleep(3);
+         END $hold$"
+    )));
+    sleep(Duration::from_millis(300)).await;
+    let rounds = [
+        ("with the caller's lock_timeout", "SET LOCAL lock_timeout = '20ms';"),
+        ("without", ""),
+    ];
+    for (round, setting) in rounds {
+        let started = Instant::now();
+        sql(format!(
+            "BEGIN; {setting}
+             INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"held\"');
+             COMMIT;"
+        ))
+        .await;
+        let woke = tokio::time::timeout(Duration::from_millis(800), sub.changed()).await;
+        let took = started.elapsed();
+        assert!(woke.is_ok(), "{round}: no notification within {took:?}");
+        assert!(
+            took < Duration::from_millis(1200),
+            "{round}: the send and its wake took {took:?}"
+        );
+    }
+    assert!(!holder.is_finished(), "the holder ended before the sends did");
+    holder.await.expect("the row's holder");
+    assert_eq!(read_ten(&executor, &name).await.len(), 2);
+    drop(sub);
+    executor.drop_queue(&name).await.expect("drop");
+}

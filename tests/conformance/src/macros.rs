@@ -388,6 +388,7 @@ macro_rules! listening_tests {
             a_wake_dropped_before_its_read_goes_to_another_reader,
             a_send_after_the_throttle_row_is_reset_notifies,
             waiting_on_another_queue_keeps_the_listening_connection,
+            a_send_behind_a_held_throttle_row_waits_briefly_then_notifies,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {

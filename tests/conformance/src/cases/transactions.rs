@@ -140,15 +140,15 @@ pub async fn archive_in_a_committed_transaction_takes_effect(b: &dyn Transaction
 }
 
 /// Two transactions that send to the same two queues in opposite orders, while both queues'
-/// throttle windows are closed, both get past their second send at once: a send never waits
-/// for a throttle row another transaction holds. Before, each transaction's second send waited
-/// for the row the other's first send had claimed, a deadlock that failed one of them with
-/// `40P01` after `deadlock_timeout`.
+/// throttle windows are closed, both get past their second send well within
+/// `deadlock_timeout`: a send waits only briefly for a throttle row another transaction
+/// holds. Before, each transaction's second send waited for the row the other's first send
+/// had claimed, a deadlock that failed one of them with `40P01` after `deadlock_timeout`.
 ///
 /// The first transaction commits and the second rolls back, so the only send that can wake
 /// `second`'s readers is the first transaction's send to it, made while the other held
-/// that queue's row: a send that finds the row held notifies too, instead of leaving the
-/// wake to a claim that is then rolled back.
+/// that queue's row: a send whose wait for the row runs out notifies, instead of leaving
+/// the wake to a claim that is then rolled back.
 pub async fn sends_to_two_queues_in_opposite_orders_do_not_deadlock(b: &dyn TransactionalBackend) {
     const THROTTLE: Duration = Duration::from_secs(60);
     let q = b.queue();
@@ -212,7 +212,8 @@ pub async fn sends_to_two_queues_in_opposite_orders_do_not_deadlock(b: &dyn Tran
 }
 
 /// Tells each of `subs` the throttle (so no trailing wake comes within a case) and waits out
-/// the wakes their listening connection's starts gave them (each new channel reopens it),
+/// the wakes their listening connection gave them as it came up (an adapter that cannot add a
+/// channel to its connection replaces it for each new one),
 /// so that their next wake is a notification's.
 async fn settle(subs: &mut [Subscription], throttle: Duration) {
     let deadline = Instant::now() + Duration::from_secs(10);
