@@ -8,7 +8,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::AsyncPgConnection;
 use pgmq_core::Queue;
-use pgmq_tokio_postgres::deadpool_postgres::{self, PoolConfig, Runtime};
+use pgmq_tokio_postgres::deadpool_postgres::{self, PoolConfig, QueueMode, Runtime};
 use pgmq_tokio_postgres::tokio_postgres::NoTls;
 
 use crate::system::Res;
@@ -18,6 +18,8 @@ pub(crate) const NAMES: [&str; 3] = ["sqlx", "tokio-postgres", "diesel"];
 
 /// `backend` on a pool of `size` connections. Every pool hands out connections without a
 /// check query (sqlx pings and diesel-async verifies by default; deadpool-postgres doesn't).
+/// The two deadpool pools hand out the connection used most recently, as the adapters'
+/// own `connect` builds them (sqlx's pool cannot: it hands out the least recently used).
 /// Waiting readers park on a listening connection to `url` on every backend (sqlx's pool
 /// says how to open one; the other two are told).
 pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn Queue>> {
@@ -28,7 +30,10 @@ pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn 
         "tokio-postgres" => {
             let pool = deadpool_postgres::Config {
                 url: Some(url.to_owned()),
-                pool: Some(PoolConfig::new(size as usize)),
+                pool: Some(PoolConfig {
+                    queue_mode: QueueMode::Lifo,
+                    ..PoolConfig::new(size as usize)
+                }),
                 ..Default::default()
             }
             .create_pool(Some(Runtime::Tokio1), NoTls)?;
@@ -42,6 +47,7 @@ pub(crate) async fn connect(backend: &str, url: &str, size: u32) -> Res<Arc<dyn 
                 AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
             let pool = DieselPool::builder(manager)
                 .max_size(size as usize)
+                .queue_mode(QueueMode::Lifo)
                 .build()?;
             Arc::new(pgmq_diesel::DieselQueue::new(pool).with_listener(url))
         }

@@ -94,7 +94,15 @@ impl DieselQueue {
 
     /// Builds a pool with deadpool's default settings for `url`
     /// (`postgres://user:password@host:port/database`), recycling connections without a
-    /// check query (see [`DieselQueue::new`]), and checks that it can connect.
+    /// check query (see [`DieselQueue::new`]) and handing out the one used most recently,
+    /// and checks that it can connect.
+    ///
+    /// Most recently used first (deadpool's `QueueMode::Lifo`; its default is the least
+    /// recently used): a few busy server processes then serve most statements, with their
+    /// caches warm, instead of every connection in turn. With 64 waiting consumers in one
+    /// process that took W5-wait from about 75% to about 90% of the best consumer count
+    /// (BENCHMARKS.md, eleventh session). The connections used least then sit idle longest:
+    /// behind something that closes idle connections, see `README.md`, Pools.
     ///
     /// # Errors
     /// [`Error::Connection`] if Postgres cannot be reached.
@@ -103,9 +111,12 @@ impl DieselQueue {
         config.recycling_method = RecyclingMethod::Fast;
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
-        let pool = Pool::builder(manager).build().map_err(|e| Error::Driver {
-            source: Box::new(e),
-        })?;
+        let pool = Pool::builder(manager)
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
+            .build()
+            .map_err(|e| Error::Driver {
+                source: Box::new(e),
+            })?;
         drop(pool.get().await.map_err(error::pool)?);
         Ok(Self::new(pool).with_listener(url))
     }

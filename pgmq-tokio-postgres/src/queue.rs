@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, Object, Pool, Runtime, StatementCache};
+use deadpool_postgres::{Manager, Object, Pool, QueueMode, Runtime, StatementCache};
 use pgmq_core::adapter::{Executor, Listener, Row, Statement};
 use pgmq_core::Result;
 use tokio::sync::Mutex;
@@ -136,6 +136,14 @@ impl TokioPostgresQueue {
     /// Builds a pool for `url` (`postgres://user:password@host:port/database`, without TLS)
     /// and checks that it can connect. Taking a connection waits at most 30 seconds.
     ///
+    /// The pool hands out the connection used most recently (deadpool's [`QueueMode::Lifo`];
+    /// its default is the least recently used): a few busy server processes then serve most
+    /// statements, with their caches warm, instead of every connection in turn. With 64
+    /// waiting consumers in one process that took W5-wait from about 75% to about 90% of
+    /// the best consumer count (BENCHMARKS.md, eleventh session). The connections used least
+    /// then sit idle longest: behind something that closes idle connections, see
+    /// `README.md`, Pools.
+    ///
     /// # Errors
     /// [`Error::Connection`](pgmq_core::Error::Connection) if the URL is invalid or Postgres
     /// cannot be reached; [`Error::Database`](pgmq_core::Error::Database) if Postgres refuses
@@ -143,6 +151,7 @@ impl TokioPostgresQueue {
     pub async fn connect(url: &str) -> Result<Self> {
         let config: tokio_postgres::Config = url.parse().map_err(error::map)?;
         let pool = Pool::builder(Manager::new(config.clone(), NoTls))
+            .queue_mode(QueueMode::Lifo)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(ACQUIRE_TIMEOUT))
             .create_timeout(Some(ACQUIRE_TIMEOUT))
