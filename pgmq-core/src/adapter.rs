@@ -47,7 +47,8 @@ pub trait Executor: Send + Sync {
 
 /// Opens dedicated connections that `LISTEN`, for waiting readers. Core keeps one such
 /// connection per process and database (named by [`database`](Self::database)), shared by
-/// every waiting reader, and opens a new one when it needs another channel or lost the last.
+/// every waiting reader. It opens a new one when it lost the last, or when it needs another
+/// channel and [`Notifications::listen`] cannot add it to the one it has.
 #[async_trait]
 pub trait Listener: Send + Sync + 'static {
     /// Opens a new connection, runs `LISTEN` on each of `channels` (quoted: they contain
