@@ -100,7 +100,7 @@ impl DieselQueue {
     /// Most recently used first (deadpool's `QueueMode::Lifo`; its default is the least
     /// recently used): a few busy server processes then serve most statements, with their
     /// caches warm, instead of every connection in turn. With 64 waiting consumers in one
-    /// process that took W5-wait from about 75% to about 90% of the best consumer count
+    /// process that took W5-wait from 73-83% to 84-100% of the best consumer count
     /// (BENCHMARKS.md, eleventh session). The connections used least then sit idle longest:
     /// behind something that closes idle connections, see `README.md`, Pools.
     ///

@@ -758,7 +758,10 @@ pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
     )));
     sleep(Duration::from_millis(300)).await;
     let rounds = [
-        ("with the caller's lock_timeout", "SET LOCAL lock_timeout = '20ms';"),
+        (
+            "with the caller's lock_timeout",
+            "SET LOCAL lock_timeout = '20ms';",
+        ),
         ("without", ""),
     ];
     for (round, setting) in rounds {
@@ -777,7 +780,10 @@ pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
             "{round}: the send and its wake took {took:?}"
         );
     }
-    assert!(!holder.is_finished(), "the holder ended before the sends did");
+    assert!(
+        !holder.is_finished(),
+        "the holder ended before the sends did"
+    );
     holder.await.expect("the row's holder");
     assert_eq!(read_ten(&executor, &name).await.len(), 2);
     drop(sub);
