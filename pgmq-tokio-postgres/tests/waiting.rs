@@ -65,6 +65,44 @@ async fn a_queue_on_a_bare_pool_polls() {
     q.drop_queue(&name).await.expect("drop");
 }
 
+/// Two transactions that send to two throttled queues in opposite orders, under a
+/// `deadlock_timeout` shorter than a send's wait for the other's throttle row, both commit:
+/// the deadlock Postgres detects inside that wait ends it as the wait's own timeout would,
+/// and the send notifies. (Setting `deadlock_timeout` needs a superuser, as this test runs.
+/// The trigger is core's SQL, the same on every backend, so one backend checks it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_in_opposite_orders_commit_under_a_short_deadlock_timeout() {
+    let q = queue().await;
+    let a = pgmq_conformance::fresh_queue(&q, "short_dl_a").await;
+    let b = pgmq_conformance::fresh_queue(&q, "short_dl_b").await;
+    for name in [&a, &b] {
+        q.enable_notify_insert(name, Duration::from_secs(60))
+            .await
+            .expect("enable throttled");
+    }
+    let raw = sql(q.pool().clone());
+    // Each panics on failure; the pause lets both take their first queue's row.
+    let tx = |first: &str, second: &str| {
+        raw(format!(
+            "BEGIN;
+             SET LOCAL deadlock_timeout = '10ms';
+             INSERT INTO pgmq.\"q_{first}\" (vt, message) VALUES (clock_timestamp(), '1');
+             SELECT pg_sleep(0.3);
+             INSERT INTO pgmq.\"q_{second}\" (vt, message) VALUES (clock_timestamp(), '2');
+             COMMIT;"
+        ))
+    };
+    tokio::join!(tx(a.as_str(), b.as_str()), tx(b.as_str(), a.as_str()));
+    for name in [&a, &b] {
+        let got = q
+            .read_json(name, ReadOptions::new().qty(10))
+            .await
+            .expect("read");
+        assert_eq!(got.len(), 2, "{name}");
+        q.drop_queue(name).await.expect("drop");
+    }
+}
+
 pgmq_conformance::listening_tests!(
     queue: queue(),
     sql: |q: &TokioPostgresQueue| sql(q.pool().clone()),

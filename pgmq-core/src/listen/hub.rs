@@ -274,12 +274,14 @@ async fn run(
             *state = State::Connecting;
             false
         });
-        let connection = tokio::select! {
-            connection = listener.listen(&channels) => connection,
-            more = added.recv() => match more {
-                Some(()) => continue,
-                None => return,
-            },
+        // A channel added meanwhile is listened on once connected (below).
+        let connect = listener.listen(&channels);
+        tokio::pin!(connect);
+        let connection = loop {
+            tokio::select! {
+                connection = &mut connect => break connection,
+                more = added.recv() => if more.is_none() { return },
+            }
         };
         let mut connection = match connection {
             Ok(connection) => connection,
@@ -298,32 +300,29 @@ async fn run(
         let mut listening = wanted;
         shared.set_state(State::Up(Arc::new(listening.clone()), connections));
         loop {
+            // The channels wanted but not listened on: added while connecting, or since.
+            let new: Vec<String> = shared.wanted().difference(&listening).cloned().collect();
+            if !new.is_empty() {
+                match connection.listen(&new).await {
+                    // Only the new channels' readers are told (and wait for it): the others
+                    // missed nothing.
+                    Ok(true) => {
+                        listening.extend(new);
+                        let up = State::Up(Arc::new(listening.clone()), connections);
+                        shared.state.send_replace(up);
+                    }
+                    // Connect again, listening on the new channels too.
+                    Ok(false) => break,
+                    Err(_) => {
+                        shared.set_state(State::Down);
+                        break;
+                    }
+                }
+            }
             tokio::select! {
                 more = added.recv() => match more {
-                    Some(()) => {
-                        while added.try_recv().is_ok() {}
-                        let new: Vec<String> =
-                            shared.wanted().difference(&listening).cloned().collect();
-                        if new.is_empty() {
-                            continue;
-                        }
-                        match connection.listen(&new).await {
-                            // Only the new channels' readers are told (and wait for it):
-                            // the others missed nothing.
-                            Ok(true) => {
-                                listening.extend(new);
-                                shared
-                                    .state
-                                    .send_replace(State::Up(Arc::new(listening.clone()), connections));
-                            }
-                            // Connect again, listening on the new channels too.
-                            Ok(false) => break,
-                            Err(_) => {
-                                shared.set_state(State::Down);
-                                break;
-                            }
-                        }
-                    }
+                    // Listened on at the top of the loop.
+                    Some(()) => while added.try_recv().is_ok() {},
                     None => return,
                 },
                 notification = connection.next() => match notification {

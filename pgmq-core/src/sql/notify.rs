@@ -13,8 +13,8 @@
 //! starts, and sends rarely find a closed window and wait for the row while the send that
 //! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
 //! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
-//! notifier, does a send still wait, and for at most [`CLAIM_WAIT_MS`]: then it notifies
-//! as well. About one notification goes out per throttle interval under a steady stream, at
+//! notifier, does a send still wait, and only briefly ([`CLAIM_WAIT_MS`]): then it
+//! notifies as well. About one notification goes out per throttle interval under a steady stream, at
 //! most two in any interval, plus one for each send whose wait ran out.
 //!
 //! The bound on the wait is what keeps a caller's transaction from deadlocking on the row:
@@ -49,12 +49,16 @@ const SUPPRESSED: &str = "pgmq_rs.suppressed.";
 /// window (the whole window, for a throttle up to this long).
 pub(crate) const LEAD_MS: i32 = 50;
 
-/// How long a send that found the throttle window closed waits for the throttle row while
-/// another transaction holds it (`lock_timeout`), before it notifies instead. Far below
+/// How long a send that found the throttle window closed waits for each lock on the throttle
+/// row while another transaction holds it (`lock_timeout`; a send queued behind others
+/// waits twice: for the row, then for its holder), before it notifies instead. Far below
 /// Postgres's default `deadlock_timeout` (1 s), so a wait that closes a cycle ends before
-/// Postgres would fail a transaction for it; far above the commit of the send that holds
-/// the row, so the wait almost always ends with that commit.
-pub(crate) const CLAIM_WAIT_MS: i32 = 100;
+/// Postgres would fail a transaction for it (with a lower `deadlock_timeout`, the
+/// `deadlock_detected` that ends the wait is caught the same way); far above the commit of
+/// a send that holds the row, so the wait almost always ends with that commit. What it
+/// costs: while a caller's transaction holds a claim for long, every send to the queue
+/// waits this long and notifies.
+pub(crate) const CLAIM_WAIT_MS: i32 = 50;
 
 /// Statements for the install block: the throttle table (if the extension did not make it)
 /// and the trigger function (replaced, so a database always runs this version's).
@@ -116,7 +120,9 @@ pub(super) fn install_body() -> String {
         -- overwritten (`serialization_failure`). This transaction cannot see which window
         -- that change opened, so it notifies: an extra notification costs a reader one look,
         -- while failing would roll back the caller's work and silence could miss a wake.
-        -- It also ends a bounded wait for the row (`lock_not_available`), the same way.
+        -- It also ends a bounded wait for the row (`lock_not_available`, or
+        -- `deadlock_detected` under a `deadlock_timeout` shorter than the bound), the same
+        -- way.
         BEGIN
           IF now_at < window_end THEN
             -- The window's last stretch: notify now for the next window, which starts where
@@ -154,13 +160,13 @@ pub(super) fn install_body() -> String {
               AND clock_timestamp() - t.last_notified_at
                   >= t.throttle_interval_ms * interval '1 millisecond';
             claimed := FOUND;
-            -- (A failure undoes the setting with the block.)
+            -- (A failure undoes the setting with the block, and so would the function's end.)
             PERFORM set_config('lock_timeout', lock_wait, true);
             IF NOT claimed THEN
               RETURN NULL;
             END IF;
           END IF;
-        EXCEPTION WHEN serialization_failure OR lock_not_available THEN
+        EXCEPTION WHEN serialization_failure OR lock_not_available OR deadlock_detected THEN
           NULL;
         END;
       END IF;
