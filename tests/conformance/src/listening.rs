@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Executor, Listener, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Notifications, Row, Statement};
 use pgmq_core::serde_json::json;
 use pgmq_core::{Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions};
 use tokio::time::{sleep, Instant};
@@ -21,10 +21,12 @@ use crate::fresh_queue;
 pub type Sql = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// An executor that counts the statements it runs (each `query` and `query_atomic` call)
-/// and otherwise is `E`: same connections, same listener.
+/// and the listening connections its listener opens, and otherwise is `E`: same
+/// connections, same listener.
 pub struct Counting<E> {
     inner: E,
     statements: AtomicUsize,
+    opened: Arc<AtomicUsize>,
 }
 
 impl<E> Counting<E> {
@@ -33,12 +35,36 @@ impl<E> Counting<E> {
         Self {
             inner,
             statements: AtomicUsize::new(0),
+            opened: Arc::default(),
         }
     }
 
     /// Statements run so far.
     pub fn statements(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Listening connections opened so far (each [`Listener::listen`] call).
+    pub fn listening_connections(&self) -> usize {
+        self.opened.load(Ordering::SeqCst)
+    }
+}
+
+/// A listener that counts the connections it opens.
+struct CountingListener {
+    inner: Arc<dyn Listener>,
+    opened: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Listener for CountingListener {
+    async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        self.inner.listen(channels).await
+    }
+
+    fn database(&self) -> String {
+        self.inner.database()
     }
 }
 
@@ -59,7 +85,11 @@ impl<E: Executor> Executor for Counting<E> {
     }
 
     fn listener(&self) -> Option<Arc<dyn Listener>> {
-        self.inner.listener()
+        let inner = self.inner.listener()?;
+        Some(Arc::new(CountingListener {
+            inner,
+            opened: Arc::clone(&self.opened),
+        }))
     }
 }
 
@@ -788,4 +818,62 @@ pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
     assert_eq!(read_ten(&executor, &name).await.len(), 2);
     drop(sub);
     executor.drop_queue(&name).await.expect("drop");
+}
+
+/// Readers that start waiting on two queues at once, in a process that has no listening
+/// connection yet, share one: the queue that comes while the connection is being opened is
+/// listened on once it is up, on that connection. Both then wake on a send. Before, each
+/// new queue opened a new connection, and one that came during the opening abandoned it.
+/// (Whether the second queue comes during the opening depends on timing: it comes 1 ms
+/// after the first, and opening a connection takes longer than that here.)
+///
+/// # Panics
+/// When the check fails.
+pub async fn queues_subscribed_at_once_share_one_listening_connection<E: Executor + 'static>(
+    executor: E,
+    _sql: Sql,
+) {
+    let q = Counting::new(executor);
+    let (first, _, _) = long_throttled(&q, "at_once_first").await;
+    let (second, _, _) = long_throttled(&q, "at_once_second").await;
+    assert_eq!(
+        q.listening_connections(),
+        0,
+        "listened before any subscription"
+    );
+    // The second a moment after the first: while its connection is being opened.
+    let later = async {
+        sleep(Duration::from_millis(1)).await;
+        listening_on(&q, &second).await
+    };
+    let (mut a, mut b) = tokio::join!(listening_on(&q, &first), later);
+    for sub in [&a, &b] {
+        sub.set_throttle(LONG_THROTTLE);
+    }
+    assert_eq!(
+        q.listening_connections(),
+        1,
+        "listening connections opened for two queues"
+    );
+    // The wakes the connection's start gave them, then one from each queue's send.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for sub in [&mut a, &mut b] {
+        while tokio::time::timeout(Duration::from_millis(200), sub.changed())
+            .await
+            .is_ok()
+        {
+            assert!(Instant::now() < deadline, "the subscriptions kept waking");
+        }
+    }
+    for (name, sub) in [(&first, &mut a), (&second, &mut b)] {
+        q.send(name, &json!("one"), SendOptions::new())
+            .await
+            .expect("send");
+        let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+        assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
+    }
+    assert_eq!(q.listening_connections(), 1);
+    drop((a, b));
+    q.drop_queue(&first).await.expect("drop");
+    q.drop_queue(&second).await.expect("drop");
 }

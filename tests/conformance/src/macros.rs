@@ -389,6 +389,7 @@ macro_rules! listening_tests {
             a_send_after_the_throttle_row_is_reset_notifies,
             waiting_on_another_queue_keeps_the_listening_connection,
             a_send_behind_a_held_throttle_row_waits_briefly_then_notifies,
+            queues_subscribed_at_once_share_one_listening_connection,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {
