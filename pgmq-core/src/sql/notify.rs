@@ -24,6 +24,10 @@
 //! notified, and notifying commits queue behind each other (W9 direct sends fell by half;
 //! BENCHMARKS.md, eleventh session).
 //!
+//! A send in a `SERIALIZABLE` transaction notifies without the throttle: the row, read and
+//! written by senders, could otherwise close a cycle of read/write dependencies with the
+//! caller's own, which Postgres breaks by failing the caller's transaction.
+//!
 //! Every throttled send reads the row: a session may not trust a window it saw earlier, as
 //! the extension's `pgmq.update_notify_insert` moves the window back to the epoch without
 //! touching the trigger (a per-session cache of the window, tried, missed wakes after it;
@@ -91,7 +95,13 @@ pub(super) fn install_body() -> String {
     lock_wait text;
     claimed boolean;
   BEGIN
-    IF TG_ARGV[0]::integer > 0 THEN
+    -- A SERIALIZABLE send notifies without the throttle: reading the throttle row there
+    -- would tie every such sender to the others' notifications through the row (read by one,
+    -- written by the next), and with a conflict of the caller's own the row closes a cycle
+    -- that Postgres breaks by failing the caller's transaction (`serialization_failure`),
+    -- which without notifications would have committed.
+    IF TG_ARGV[0]::integer > 0
+       AND current_setting('transaction_isolation') <> 'serializable' THEN
       -- Held until this transaction ends, from before the decision, so a waiting reader can
       -- tell that a send it may not be told about may still commit (taken after the
       -- decision, a send paused between the two could decide on a window that a reader

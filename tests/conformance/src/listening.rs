@@ -877,3 +877,69 @@ pub async fn queues_subscribed_at_once_share_one_listening_connection<E: Executo
     q.drop_queue(&first).await.expect("drop");
     q.drop_queue(&second).await.expect("drop");
 }
+
+/// Sends in `SERIALIZABLE` transactions add no serialization failure of their own. Here the
+/// first transaction's send falls inside a throttle window (before, it read the throttle
+/// row), the second's claims the next window (it wrote the row), and the second read a row
+/// the first then updates: with the throttle row, that made a cycle, and Postgres failed the
+/// first transaction with `40001` ("pivot"); without notifications both commit. Now a
+/// `SERIALIZABLE` send notifies without the throttle and both commit.
+///
+/// # Panics
+/// When the check fails.
+pub async fn serializable_sends_add_no_serialization_failure<E: Executor + 'static>(
+    executor: E,
+    sql: Sql,
+) {
+    let name = fresh_queue(&executor, "ssi").await;
+    executor
+        .enable_notify_insert(&name, Duration::from_millis(50))
+        .await
+        .expect("enable throttled");
+    let table = format!("pgmq_check_{name}");
+    let row = format!("pgmq.notify_insert_throttle WHERE queue_name = '{name}'");
+    sql(format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, v int NOT NULL);
+         INSERT INTO {table} VALUES (1, 0);
+         UPDATE pgmq.notify_insert_throttle
+         SET last_notified_at = clock_timestamp() + interval '400 milliseconds'
+         WHERE queue_name = '{name}';"
+    ))
+    .await;
+    let insert = |text: &str| {
+        format!(
+            "INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"{text}\"')"
+        )
+    };
+    // Inside the window claimed ahead (silent), then an update of the row the other read.
+    let first = sql(format!(
+        "BEGIN ISOLATION LEVEL SERIALIZABLE;
+         {};
+         SELECT pg_sleep(0.8);
+         UPDATE {table} SET v = v + 1 WHERE id = 1;
+         COMMIT;",
+        insert("first")
+    ));
+    // Reads that row, then sends just after the claimed window starts (it claims the next).
+    let second = async {
+        sleep(Duration::from_millis(100)).await;
+        sql(format!(
+            "BEGIN ISOLATION LEVEL SERIALIZABLE;
+             SELECT v FROM {table} WHERE id = 1;
+             DO $wait$ BEGIN
+               WHILE clock_timestamp()
+                     < (SELECT last_notified_at FROM {row}) + interval '2 milliseconds' LOOP
+                 PERFORM pg_sleep(0.001);
+               END LOOP;
+             END $wait$;
+             {};
+             COMMIT;",
+            insert("second")
+        ))
+        .await;
+    };
+    tokio::join!(first, second);
+    assert_eq!(read_ten(&executor, &name).await.len(), 2);
+    sql(format!("DROP TABLE {table}")).await;
+    executor.drop_queue(&name).await.expect("drop");
+}

@@ -390,6 +390,7 @@ macro_rules! listening_tests {
             waiting_on_another_queue_keeps_the_listening_connection,
             a_send_behind_a_held_throttle_row_waits_briefly_then_notifies,
             queues_subscribed_at_once_share_one_listening_connection,
+            serializable_sends_add_no_serialization_failure,
         }
     };
     (@with_sql [$queue:expr] [$sql:expr] $($check:ident),+ $(,)?) => {
