@@ -14,8 +14,8 @@
 //! notifies commits (that wait took most of a send's time with 4 senders and 64 waiting
 //! consumers; BENCHMARKS.md, eighth session). Only after a quiet spell, or behind a slow
 //! notifier, does a send still wait, and only briefly ([`CLAIM_WAIT_MS`]): then it
-//! notifies as well. About one notification goes out per throttle interval under a steady stream, at
-//! most two in any interval, plus one for each send whose wait ran out.
+//! notifies as well. About one notification goes out per throttle interval under a steady
+//! stream, at most two in any interval, plus one for each send whose wait ran out.
 //!
 //! The bound on the wait is what keeps a caller's transaction from deadlocking on the row:
 //! two transactions that sent to two queues in opposite orders each waited for the row the
@@ -170,7 +170,8 @@ pub(super) fn install_body() -> String {
               AND clock_timestamp() - t.last_notified_at
                   >= t.throttle_interval_ms * interval '1 millisecond';
             claimed := FOUND;
-            -- (A failure undoes the setting with the block, and so would the function's end.)
+            -- Put back for the rest of the caller's transaction: the function's `SET` clause
+            -- restores only `search_path` (a failure undoes this one with the block).
             PERFORM set_config('lock_timeout', lock_wait, true);
             IF NOT claimed THEN
               RETURN NULL;

@@ -273,6 +273,47 @@ async fn woken_by_sends_only<E: Executor>(
     sub
 }
 
+/// Tells each of `subs` the throttle (so no trailing wake comes within a check) and waits
+/// out the wakes their listening connection gave them as it came up (an adapter that cannot
+/// add a channel to its connection replaces it for each new one), so that their next wake
+/// is a notification's.
+pub(crate) async fn settle(subs: &mut [pgmq_core::Subscription], throttle: Duration) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !subs.iter().all(pgmq_core::Subscription::is_listening) {
+        assert!(
+            Instant::now() < deadline,
+            "the listening connection did not come up"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    for sub in subs.iter_mut() {
+        sub.set_throttle(throttle);
+        while tokio::time::timeout(Duration::from_millis(200), sub.changed())
+            .await
+            .is_ok()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the listening connection kept changing"
+            );
+        }
+    }
+}
+
+/// Sends one message to `name` and asserts that `sub` wakes within 2 s.
+async fn woken_by_a_send<E: Executor>(
+    executor: &E,
+    name: &QueueName,
+    sub: &mut pgmq_core::Subscription,
+) {
+    executor
+        .send(name, &json!("wake"), SendOptions::new())
+        .await
+        .expect("send");
+    let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
+    assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
+}
+
 /// What one read of up to ten messages claims, without waiting.
 async fn read_ten<E: Executor>(executor: &E, name: &QueueName) -> Vec<Message> {
     executor
@@ -749,14 +790,8 @@ pub async fn waiting_on_another_queue_keeps_the_listening_connection<E: Executor
         stray.is_err(),
         "{first}'s reader woke when {second}'s started listening"
     );
-    for (name, sub) in [(&first, &mut a), (&second, &mut b)] {
-        executor
-            .send(name, &json!("after"), SendOptions::new())
-            .await
-            .expect("send");
-        let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-        assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
-    }
+    woken_by_a_send(&executor, &first, &mut a).await;
+    woken_by_a_send(&executor, &second, &mut b).await;
     drop((a, b));
     executor.drop_queue(&first).await.expect("drop");
     executor.drop_queue(&second).await.expect("drop");
@@ -767,7 +802,8 @@ pub async fn waiting_on_another_queue_keeps_the_listening_connection<E: Executor
 /// waits for the row only briefly, then notifies: a parked reader wakes long before the
 /// holder ends. With a caller's `lock_timeout` shorter than that wait, the send still
 /// succeeds, and notifies. Before, the send waited for the holder to end (and a caller's
-/// short `lock_timeout` failed it with `55P03`).
+/// short `lock_timeout` failed it with `55P03`). Once the row is free, a send that claims
+/// the window leaves the caller's `lock_timeout` as it found it.
 ///
 /// # Panics
 /// When the check fails.
@@ -815,7 +851,20 @@ pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
         "the holder ended before the sends did"
     );
     holder.await.expect("the row's holder");
-    assert_eq!(read_ten(&executor, &name).await.len(), 2);
+    // The window is still closed and the row free: this send claims the window, and the
+    // caller's `lock_timeout` is as it was for the rest of its transaction.
+    sql(format!(
+        "BEGIN; SET LOCAL lock_timeout = '7s';
+         INSERT INTO pgmq.\"q_{name}\" (vt, message) VALUES (clock_timestamp(), '\"claims\"');
+         DO $check$ BEGIN
+           IF current_setting('lock_timeout') <> '7s' THEN
+             RAISE EXCEPTION 'the send left lock_timeout at %', current_setting('lock_timeout');
+           END IF;
+         END $check$;
+         COMMIT;"
+    ))
+    .await;
+    assert_eq!(read_ten(&executor, &name).await.len(), 3);
     drop(sub);
     executor.drop_queue(&name).await.expect("drop");
 }
@@ -846,32 +895,17 @@ pub async fn queues_subscribed_at_once_share_one_listening_connection<E: Executo
         sleep(Duration::from_millis(1)).await;
         listening_on(&q, &second).await
     };
-    let (mut a, mut b) = tokio::join!(listening_on(&q, &first), later);
-    for sub in [&a, &b] {
-        sub.set_throttle(LONG_THROTTLE);
-    }
+    let (a, b) = tokio::join!(listening_on(&q, &first), later);
     assert_eq!(
         q.listening_connections(),
         1,
         "listening connections opened for two queues"
     );
-    // The wakes the connection's start gave them, then one from each queue's send.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for sub in [&mut a, &mut b] {
-        while tokio::time::timeout(Duration::from_millis(200), sub.changed())
-            .await
-            .is_ok()
-        {
-            assert!(Instant::now() < deadline, "the subscriptions kept waking");
-        }
-    }
-    for (name, sub) in [(&first, &mut a), (&second, &mut b)] {
-        q.send(name, &json!("one"), SendOptions::new())
-            .await
-            .expect("send");
-        let woke = tokio::time::timeout(Duration::from_secs(2), sub.changed()).await;
-        assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
-    }
+    let mut subs = [a, b];
+    settle(&mut subs, LONG_THROTTLE).await;
+    let [mut a, mut b] = subs;
+    woken_by_a_send(&q, &first, &mut a).await;
+    woken_by_a_send(&q, &second, &mut b).await;
     assert_eq!(q.listening_connections(), 1);
     drop((a, b));
     q.drop_queue(&first).await.expect("drop");

@@ -4,9 +4,10 @@ use std::time::Duration;
 use pgmq_core::{QueueExt, QueueName, ReadOptions, SendOptions, Subscription};
 use serde_json::json;
 use tokio::sync::Barrier;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{timeout, Instant};
 
 use super::{cleanup, fresh, length};
+use crate::listening::settle;
 use crate::{in_transaction, unique_queue_name, TransactionalBackend, TxEnd};
 
 /// A message sent in a transaction that rolls back never appears.
@@ -209,31 +210,4 @@ pub async fn sends_to_two_queues_in_opposite_orders_do_not_deadlock(b: &dyn Tran
     drop(subs);
     cleanup(q, &first).await;
     cleanup(q, &second).await;
-}
-
-/// Tells each of `subs` the throttle (so no trailing wake comes within a case) and waits out
-/// the wakes their listening connection gave them as it came up (an adapter that cannot add a
-/// channel to its connection replaces it for each new one),
-/// so that their next wake is a notification's.
-async fn settle(subs: &mut [Subscription], throttle: Duration) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !subs.iter().all(Subscription::is_listening) {
-        assert!(
-            Instant::now() < deadline,
-            "the listening connection did not come up"
-        );
-        sleep(Duration::from_millis(20)).await;
-    }
-    for sub in subs.iter_mut() {
-        sub.set_throttle(throttle);
-        while timeout(Duration::from_millis(200), sub.changed())
-            .await
-            .is_ok()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the listening connection kept changing"
-            );
-        }
-    }
 }
