@@ -58,6 +58,41 @@ pub trait Listener: Send + Sync + 'static {
     /// Names the database this listener connects to (host, port, database, user). Listeners
     /// that name the same database share one connection.
     fn database(&self) -> String;
+
+    /// When core checks that a quiet connection of this listener still answers
+    /// ([`Notifications::check`]). The default, [`Liveness::default`], suits adapters; a
+    /// wrapper may change it.
+    fn liveness(&self) -> Liveness {
+        Liveness::default()
+    }
+}
+
+/// When core checks a listening connection: after [`quiet`](Self::quiet) with nothing
+/// received on it, with [`Notifications::check`], which must answer within
+/// [`timeout`](Self::timeout).
+///
+/// A connection that stays quiet can be gone without a sign: a NAT gateway or load balancer
+/// drops idle connections without telling either end, and a host that vanished sends
+/// nothing. Its readers would then wait for notifications that never come; a failed or late
+/// check makes core drop it, wake every reader to read again, and connect anew. The checks
+/// also keep such a middlebox from counting the connection as idle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// How long a connection may receive nothing before it is checked (and between checks).
+    pub quiet: Duration,
+    /// How long a check may take before the connection counts as lost.
+    pub timeout: Duration,
+}
+
+impl Default for Liveness {
+    /// Checked after 60 s of quiet (below the idle limits of common NAT gateways and load
+    /// balancers), lost after 10 s without an answer.
+    fn default() -> Self {
+        Self {
+            quiet: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// A listening connection: the notifications it receives, until it fails.
@@ -83,6 +118,20 @@ pub trait Notifications: Send {
     /// listened.
     async fn listen(&mut self, channels: &[String]) -> Result<bool> {
         let _ = channels;
+        Ok(false)
+    }
+
+    /// One round trip on this connection, as cheap as the driver allows (best: no
+    /// transaction, which a waiting process's idle statistics would count), returning `true`
+    /// once the server has answered; core calls it when the connection has been quiet for a
+    /// while ([`Listener::liveness`]). An error, or no answer in time, means the connection
+    /// is lost. As with [`listen`](Self::listen), a notification received meanwhile must
+    /// still come out of [`next`](Self::next).
+    ///
+    /// `false` when the adapter cannot: core then never checks this connection again, and
+    /// wakes its readers once, in case the dropped `next` future lost a notification. That
+    /// is this default.
+    async fn check(&mut self) -> Result<bool> {
         Ok(false)
     }
 }

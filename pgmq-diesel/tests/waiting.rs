@@ -29,4 +29,8 @@ fn sql(q: &DieselQueue) -> Sql {
     })
 }
 
-pgmq_conformance::listening_tests!(queue: queue(), sql: sql);
+pgmq_conformance::listening_tests!(
+    queue: queue(),
+    sql: sql,
+    connect: |url: String| async move { DieselQueue::connect(&url).await },
+);

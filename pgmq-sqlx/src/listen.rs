@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use pgmq_core::adapter::{Listener, Notifications};
 use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Acquire, Connection};
 
 use crate::error;
 
@@ -70,6 +71,14 @@ impl Notifications for SqlxNotifications {
             .listen_all(channels.iter().map(String::as_str))
             .await
             .map_err(error::map)?;
+        Ok(true)
+    }
+
+    async fn check(&mut self) -> Result<bool> {
+        // A bare `Sync` and its `ReadyForQuery`: no statement, no transaction. The
+        // connection buffers notifications received meanwhile for `try_recv`.
+        let conn = (&mut self.0).acquire().await.map_err(error::map)?;
+        conn.ping().await.map_err(error::map)?;
         Ok(true)
     }
 }

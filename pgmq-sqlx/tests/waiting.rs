@@ -29,4 +29,8 @@ fn sql(pool: sqlx::PgPool) -> Sql {
     })
 }
 
-pgmq_conformance::listening_tests!(queue: queue(), sql: |q: &SqlxQueue| sql(q.pool().clone()));
+pgmq_conformance::listening_tests!(
+    queue: queue(),
+    sql: |q: &SqlxQueue| sql(q.pool().clone()),
+    connect: |url: String| async move { SqlxQueue::connect(&url).await },
+);

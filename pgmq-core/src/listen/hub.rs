@@ -10,7 +10,9 @@
 //! ([`Notifications::listen`]), which costs the other channels' readers nothing; with an
 //! adapter that cannot, it opens a new connection listening on all of them and drops the old
 //! one. Whenever the task (re)connects or loses its connection it wakes every reader, so they
-//! read again rather than trust notifications that may have been missed.
+//! read again rather than trust notifications that may have been missed. A connection that
+//! stays quiet is checked now and then ([`Liveness`]), and replaced when it does not answer:
+//! a connection dropped silently by the network would otherwise leave its readers parked.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,10 +20,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
+use tokio::time::Instant;
 
 use crate::adapter::Listener;
 #[cfg(doc)]
-use crate::adapter::Notifications;
+use crate::adapter::{Liveness, Notifications};
 use crate::sql;
 
 /// The first pause before connecting again after a failure; it doubles up to [`MAX_BACKOFF`].
@@ -247,15 +250,17 @@ impl Hub {
     }
 }
 
-/// The task: connect, listen, wake readers; listen on channels as they are added; connect
-/// again (with backoff) when the connection fails, or when a channel is added and the
-/// adapter cannot listen on it on the same connection; stop when the hub is dropped.
+/// The task: connect, listen, wake readers; listen on channels as they are added; check a
+/// quiet connection ([`Liveness`]); connect again (with backoff) when the connection fails
+/// or does not answer a check, or when a channel is added and the adapter cannot listen on
+/// it on the same connection; stop when the hub is dropped.
 async fn run(
     listener: Arc<dyn Listener>,
     shared: Arc<Shared>,
     mut added: mpsc::UnboundedReceiver<()>,
 ) {
     let _ended = Ended(Arc::clone(&shared));
+    let liveness = listener.liveness();
     let mut backoff = FIRST_BACKOFF;
     let mut connections = 0_u64;
     loop {
@@ -299,6 +304,10 @@ async fn run(
         connections += 1;
         let mut listening = wanted;
         shared.set_state(State::Up(Arc::new(listening.clone()), connections));
+        // When the server was last heard from on this connection, and whether it can be
+        // checked (see `Liveness`).
+        let mut heard = Instant::now();
+        let mut checks = true;
         loop {
             // The channels wanted but not listened on: added while connecting, or since.
             let new: Vec<String> = shared.wanted().difference(&listening).cloned().collect();
@@ -307,6 +316,7 @@ async fn run(
                     // Only the new channels' readers are told (and wait for it): the others
                     // missed nothing.
                     Ok(true) => {
+                        heard = Instant::now();
                         listening.extend(new);
                         let up = State::Up(Arc::new(listening.clone()), connections);
                         shared.state.send_replace(up);
@@ -326,12 +336,31 @@ async fn run(
                     None => return,
                 },
                 notification = connection.next() => match notification {
-                    Ok(channel) => shared.notified(&channel),
+                    Ok(channel) => {
+                        heard = Instant::now();
+                        shared.notified(&channel);
+                    }
                     Err(_) => {
                         shared.set_state(State::Down);
                         break;
                     }
                 },
+                () = tokio::time::sleep_until(heard + liveness.quiet), if checks => {
+                    match tokio::time::timeout(liveness.timeout, connection.check()).await {
+                        Ok(Ok(true)) => heard = Instant::now(),
+                        Ok(Ok(false)) => {
+                            checks = false;
+                            // The `next` just dropped may have lost a notification.
+                            shared.wake_all();
+                        }
+                        // Silent or broken: its readers read again (and poll slowly) while
+                        // a new connection is made.
+                        Ok(Err(_)) | Err(_) => {
+                            shared.set_state(State::Down);
+                            break;
+                        }
+                    }
+                }
             }
         }
     }

@@ -110,6 +110,12 @@ fn container() -> Result<String, String> {
 /// `url` (a `postgres://` URL) pointed at a port where nothing listens (127.0.0.1:1),
 /// keeping its user, database and parameters.
 pub fn unreachable_url(url: &str) -> String {
+    url_at(url, "127.0.0.1:1")
+}
+
+/// `url` (a `postgres://` URL) pointed at `host_port`, keeping its user, database and
+/// parameters.
+pub fn url_at(url: &str, host_port: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
@@ -117,7 +123,7 @@ pub fn unreachable_url(url: &str) -> String {
         .rsplit_once('@')
         .map(|(user, _)| format!("{user}@"))
         .unwrap_or_default();
-    format!("{scheme}://{userinfo}127.0.0.1:1{tail}")
+    format!("{scheme}://{userinfo}{host_port}{tail}")
 }
 
 /// `url` (a `postgres://` URL) with a server-side `statement_timeout` of `millis` for every

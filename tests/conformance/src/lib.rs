@@ -31,6 +31,7 @@ mod cluster;
 pub mod harness;
 pub mod listening;
 mod macros;
+pub mod proxy;
 mod recording;
 mod roles;
 

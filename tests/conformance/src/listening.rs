@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Executor, Listener, Notifications, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Liveness, Notifications, Row, Statement};
 use pgmq_core::serde_json::json;
 use pgmq_core::{Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions};
 use tokio::time::{sleep, Instant};
 
 use crate::fresh_queue;
+use crate::proxy::Proxy;
 
 /// Runs one SQL text on a connection of the test's own, panicking on failure.
 pub type Sql = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -27,6 +28,7 @@ pub struct Counting<E> {
     inner: E,
     statements: AtomicUsize,
     opened: Arc<AtomicUsize>,
+    liveness: Option<Liveness>,
 }
 
 impl<E> Counting<E> {
@@ -36,7 +38,16 @@ impl<E> Counting<E> {
             inner,
             statements: AtomicUsize::new(0),
             opened: Arc::default(),
+            liveness: None,
         }
+    }
+
+    /// Has its listener's connections checked as `liveness` says instead of the adapter's
+    /// default.
+    #[must_use]
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = Some(liveness);
+        self
     }
 
     /// Statements run so far.
@@ -54,6 +65,7 @@ impl<E> Counting<E> {
 struct CountingListener {
     inner: Arc<dyn Listener>,
     opened: Arc<AtomicUsize>,
+    liveness: Option<Liveness>,
 }
 
 #[async_trait]
@@ -65,6 +77,10 @@ impl Listener for CountingListener {
 
     fn database(&self) -> String {
         self.inner.database()
+    }
+
+    fn liveness(&self) -> Liveness {
+        self.liveness.unwrap_or_else(|| self.inner.liveness())
     }
 }
 
@@ -89,6 +105,7 @@ impl<E: Executor> Executor for Counting<E> {
         Some(Arc::new(CountingListener {
             inner,
             opened: Arc::clone(&self.opened),
+            liveness: self.liveness,
         }))
     }
 }
@@ -975,5 +992,84 @@ pub async fn serializable_sends_add_no_serialization_failure<E: Executor + 'stat
     tokio::join!(first, second);
     assert_eq!(read_ten(&executor, &name).await.len(), 2);
     sql(format!("DROP TABLE {table}")).await;
+    executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A listening connection that the network silently stops carrying (a [`Proxy`] in front of
+/// the server stops forwarding, both sockets stay open): checked after a quiet spell, it does
+/// not answer, and is replaced; a reader parked meanwhile is woken to read again and gets a
+/// message whose notification went to the dead connection, and later sends wake readers
+/// through the new connection. A quiet connection that does answer is kept.
+///
+/// `connect` makes the backend's pool-backed queue from a URL (here the proxy's).
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_silently_dropped_listening_connection_is_replaced<E, F, Fut>(url: String, connect: F)
+where
+    E: Executor + 'static,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let proxy = Proxy::start(&url).await;
+    let liveness = Liveness {
+        quiet: Duration::from_millis(300),
+        timeout: Duration::from_millis(500),
+    };
+    let executor = Counting::new(
+        connect(proxy.url(&url))
+            .await
+            .expect("connect through the proxy"),
+    )
+    .with_liveness(liveness);
+    let name = fresh_queue(&executor, "silent").await;
+    let sub = listening_on(&executor, &name).await;
+    // Several checks of a connection that answers: it stays.
+    sleep(Duration::from_millis(1500)).await;
+    assert!(sub.is_listening());
+    assert_eq!(
+        executor.listening_connections(),
+        1,
+        "a healthy connection was replaced"
+    );
+    let channel = pgmq_core::notify_channel(&name);
+    assert_eq!(
+        proxy.silence(&channel),
+        1,
+        "one connection listens on {channel}"
+    );
+    drop(sub);
+    // Without checks, the reader would wait out its 20 s for a notification that went to
+    // the silenced connection.
+    let late = got_while_sending(
+        &executor,
+        &name,
+        json!("first"),
+        sleep(Duration::from_millis(200)),
+    )
+    .await;
+    assert!(
+        late < Duration::from_secs(4),
+        "got it {late:?} after the send"
+    );
+    assert_eq!(
+        executor.listening_connections(),
+        2,
+        "one new listening connection"
+    );
+    // The new connection carries notifications.
+    let sub = listening_on(&executor, &name).await;
+    drop(sub);
+    let late = got_while_sending(
+        &executor,
+        &name,
+        json!("second"),
+        sleep(Duration::from_millis(300)),
+    )
+    .await;
+    assert!(
+        late < Duration::from_secs(2),
+        "got it {late:?} after the send"
+    );
     executor.drop_queue(&name).await.expect("drop");
 }

@@ -366,10 +366,35 @@ macro_rules! __pool_case {
 /// - `queue`: an expression that is a future of the backend's pool-backed queue (with its
 ///   listener), e.g. `queue()`;
 /// - `sql`: a closure from `&` that queue to a [`listening::Sql`](crate::listening::Sql)
-///   running text on a connection of the test's own.
+///   running text on a connection of the test's own;
+/// - `connect` (optional): a function from a URL to a future of that queue made on it, for
+///   the check that needs the queue behind a proxy
+///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced));
+///   without it, that check is generated ignored.
 #[macro_export]
 macro_rules! listening_tests {
+    (queue: $queue:expr, sql: $sql:expr, connect: $connect:expr $(,)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_silently_dropped_listening_connection_is_replaced() {
+            $crate::listening::a_silently_dropped_listening_connection_is_replaced(
+                $crate::__url(),
+                $connect,
+            )
+            .await;
+        }
+
+        $crate::listening_tests!(@all [$queue] [$sql]);
+    };
     (queue: $queue:expr, sql: $sql:expr $(,)?) => {
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_silently_dropped_listening_connection_is_replaced() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        $crate::listening_tests!(@all [$queue] [$sql]);
+    };
+    (@all [$queue:expr] [$sql:expr]) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn parked_readers_run_no_statements() {
             $crate::listening::parked_readers_run_no_statements($queue.await).await;
