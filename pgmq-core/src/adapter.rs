@@ -80,7 +80,8 @@ pub trait Listener: Send + Sync + 'static {
 pub struct Liveness {
     /// How long a connection may receive nothing before it is checked (and between checks).
     pub quiet: Duration,
-    /// How long a check may take before the connection counts as lost.
+    /// How long a check may take before the connection counts as lost; also how long
+    /// opening a listening connection and a `LISTEN` on one may take.
     pub timeout: Duration,
 }
 

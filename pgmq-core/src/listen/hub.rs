@@ -279,8 +279,9 @@ async fn run(
             *state = State::Connecting;
             false
         });
-        // A channel added meanwhile is listened on once connected (below).
-        let connect = listener.listen(&channels);
+        // A channel added meanwhile is listened on once connected (below). A connection
+        // that does not come up in the time a check may take counts as failed.
+        let connect = tokio::time::timeout(liveness.timeout, listener.listen(&channels));
         tokio::pin!(connect);
         let connection = loop {
             tokio::select! {
@@ -289,8 +290,8 @@ async fn run(
             }
         };
         let mut connection = match connection {
-            Ok(connection) => connection,
-            Err(_) => {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(_)) | Err(_) => {
                 shared.set_state(State::Down);
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
@@ -312,18 +313,19 @@ async fn run(
             // The channels wanted but not listened on: added while connecting, or since.
             let new: Vec<String> = shared.wanted().difference(&listening).cloned().collect();
             if !new.is_empty() {
-                match connection.listen(&new).await {
+                // A `LISTEN` is a round trip too: on a silent connection it would never end.
+                match tokio::time::timeout(liveness.timeout, connection.listen(&new)).await {
                     // Only the new channels' readers are told (and wait for it): the others
                     // missed nothing.
-                    Ok(true) => {
+                    Ok(Ok(true)) => {
                         heard = Instant::now();
                         listening.extend(new);
                         let up = State::Up(Arc::new(listening.clone()), connections);
                         shared.state.send_replace(up);
                     }
                     // Connect again, listening on the new channels too.
-                    Ok(false) => break,
-                    Err(_) => {
+                    Ok(Ok(false)) => break,
+                    Ok(Err(_)) | Err(_) => {
                         shared.set_state(State::Down);
                         break;
                     }

@@ -1011,17 +1011,11 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
-    let proxy = Proxy::start(&url).await;
     let liveness = Liveness {
         quiet: Duration::from_millis(300),
         timeout: Duration::from_millis(500),
     };
-    let executor = Counting::new(
-        connect(proxy.url(&url))
-            .await
-            .expect("connect through the proxy"),
-    )
-    .with_liveness(liveness);
+    let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
     let name = fresh_queue(&executor, "silent").await;
     let sub = listening_on(&executor, &name).await;
     // Several checks of a connection that answers: it stays.
@@ -1072,4 +1066,75 @@ where
         "got it {late:?} after the send"
     );
     executor.drop_queue(&name).await.expect("drop");
+}
+
+/// A [`Proxy`] in front of `url`'s server, and the backend `connect` makes through it with
+/// its listening connections checked as `liveness` says.
+async fn behind_a_proxy<E, F, Fut>(
+    url: &str,
+    connect: F,
+    liveness: Liveness,
+) -> (Proxy, Counting<E>)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let proxy = Proxy::start(url).await;
+    let executor = connect(proxy.url(url))
+        .await
+        .expect("connect through the proxy");
+    (proxy, Counting::new(executor).with_liveness(liveness))
+}
+
+/// A queue first waited on while the listening connection is silently dropped (see
+/// [`a_silently_dropped_listening_connection_is_replaced`]): its `LISTEN` on that
+/// connection gets no answer, is given up after the check's time limit, and a new
+/// connection listens on every queue, so sends to the new queue and the old one both wake
+/// readers. The checks of quiet connections are set a minute apart here, so only the
+/// `LISTEN`'s own time limit can notice.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one<E, F, Fut>(
+    url: String,
+    connect: F,
+) where
+    E: Executor + 'static,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let liveness = Liveness {
+        quiet: Duration::from_secs(60),
+        timeout: Duration::from_millis(500),
+    };
+    let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
+    let first = fresh_queue(&executor, "silent_first").await;
+    let second = fresh_queue(&executor, "silent_second").await;
+    let sub = listening_on(&executor, &first).await;
+    let channel = pgmq_core::notify_channel(&first);
+    assert_eq!(
+        proxy.silence(&channel),
+        1,
+        "one connection listens on {channel}"
+    );
+    // Without a limit on the `LISTEN`, the connection would never come up for this queue.
+    let second_sub = listening_on(&executor, &second).await;
+    assert!(sub.is_listening());
+    assert_eq!(
+        executor.listening_connections(),
+        2,
+        "one new listening connection"
+    );
+    drop((sub, second_sub));
+    for name in [&first, &second] {
+        let message = json!({ "to": name.as_str() });
+        let late =
+            got_while_sending(&executor, name, message, sleep(Duration::from_millis(300))).await;
+        assert!(
+            late < Duration::from_secs(2),
+            "{name}: got it {late:?} after the send"
+        );
+    }
+    executor.drop_queue(&first).await.expect("drop");
+    executor.drop_queue(&second).await.expect("drop");
 }

@@ -369,8 +369,10 @@ macro_rules! __pool_case {
 ///   running text on a connection of the test's own;
 /// - `connect` (optional): a function from a URL to a future of that queue made on it, for
 ///   the check that needs the queue behind a proxy
-///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced));
-///   without it, that check is generated ignored.
+///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced)
+///   and
+///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one));
+///   without it, those checks are generated ignored.
 #[macro_export]
 macro_rules! listening_tests {
     (queue: $queue:expr, sql: $sql:expr, connect: $connect:expr $(,)?) => {
@@ -383,12 +385,27 @@ macro_rules! listening_tests {
             .await;
         }
 
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one() {
+            $crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one(
+                $crate::__url(),
+                $connect,
+            )
+            .await;
+        }
+
         $crate::listening_tests!(@all [$queue] [$sql]);
     };
     (queue: $queue:expr, sql: $sql:expr $(,)?) => {
         #[test]
         #[ignore = "pass `connect:` to listening_tests! to run it"]
         fn a_silently_dropped_listening_connection_is_replaced() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one() {
             panic!("skipped: no `connect:` given to listening_tests!");
         }
 
