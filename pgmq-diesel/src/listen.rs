@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_core::Stream;
-use pgmq_core::adapter::{listen_sql, Listener, Notifications};
+use pgmq_core::adapter::{listen_sql, Listener, Liveness, Notifications};
 use pgmq_core::{Error, Result};
 
 use crate::error;
@@ -15,6 +15,7 @@ use crate::error;
 /// Opens listening connections to `url`.
 pub(crate) struct DieselListener {
     pub(crate) url: Arc<str>,
+    pub(crate) liveness: Liveness,
 }
 
 #[async_trait]
@@ -34,6 +35,10 @@ impl Listener for DieselListener {
 
     fn database(&self) -> String {
         self.url.to_string()
+    }
+
+    fn liveness(&self) -> Liveness {
+        self.liveness
     }
 }
 

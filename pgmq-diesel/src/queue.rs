@@ -9,7 +9,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager};
-use pgmq_core::adapter::{Executor, Listener, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Liveness, Row, Statement};
 use pgmq_core::{Error, Result};
 use tokio::sync::Mutex;
 
@@ -68,6 +68,7 @@ pub struct DieselQueue {
     pool: Pool<AsyncPgConnection>,
     /// Where waiting readers' listening connection goes; `None`: they poll.
     listen: Option<Arc<str>>,
+    liveness: Liveness,
 }
 
 impl DieselQueue {
@@ -81,7 +82,11 @@ impl DieselQueue {
     /// Its reads with a wait poll, since the pool does not say how to open a connection of
     /// its own: give that with [`with_listener`](Self::with_listener).
     pub fn new(pool: Pool<AsyncPgConnection>) -> Self {
-        Self { pool, listen: None }
+        Self {
+            pool,
+            listen: None,
+            liveness: Liveness::default(),
+        }
     }
 
     /// Lets waiting readers (reads with a wait, the worker) park on notifications received
@@ -89,6 +94,17 @@ impl DieselQueue {
     /// [`connect`](Self::connect) does this itself.
     pub fn with_listener(mut self, url: &str) -> Self {
         self.listen = Some(Arc::from(url));
+        self
+    }
+
+    /// Checks the process's listening connection for this database as `liveness` says
+    /// instead of [`Liveness::default`] (60 s of quiet, 10 s to answer): shorter behind a
+    /// NAT gateway or load balancer that forgets connections idle for less than a minute.
+    /// The connection is shared by every queue of the process on the same database (and
+    /// tokio runtime); the first one that waits sets it.
+    #[must_use]
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
         self
     }
 
@@ -146,7 +162,10 @@ impl std::fmt::Debug for DieselQueue {
 impl Executor for DieselQueue {
     fn listener(&self) -> Option<Arc<dyn Listener>> {
         let url = Arc::clone(self.listen.as_ref()?);
-        Some(Arc::new(DieselListener { url }))
+        Some(Arc::new(DieselListener {
+            url,
+            liveness: self.liveness,
+        }))
     }
 
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {

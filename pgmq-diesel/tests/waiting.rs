@@ -32,5 +32,7 @@ fn sql(q: &DieselQueue) -> Sql {
 pgmq_conformance::listening_tests!(
     queue: queue(),
     sql: sql,
-    connect: |url: String| async move { DieselQueue::connect(&url).await },
+    connect: |url: String, liveness| async move {
+        pgmq_diesel::Result::Ok(DieselQueue::connect(&url).await?.with_liveness(liveness))
+    },
 );

@@ -1,7 +1,7 @@
 //! Listening for insert notifications on a dedicated connection (sqlx's `PgListener`).
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Listener, Notifications};
+use pgmq_core::adapter::{Listener, Liveness, Notifications};
 use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Acquire, Connection};
@@ -11,6 +11,7 @@ use crate::error;
 /// Opens listening connections with the pool's connect options.
 pub(crate) struct SqlxListener {
     pub(crate) options: PgConnectOptions,
+    pub(crate) liveness: Liveness,
 }
 
 #[async_trait]
@@ -47,6 +48,10 @@ impl Listener for SqlxListener {
             o.get_database().unwrap_or_default(),
             o.get_username()
         )
+    }
+
+    fn liveness(&self) -> Liveness {
+        self.liveness
     }
 }
 

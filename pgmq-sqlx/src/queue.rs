@@ -4,7 +4,7 @@ use std::ops::DerefMut;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{Executor, Listener, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Liveness, Row, Statement};
 use pgmq_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgExecutor};
@@ -43,6 +43,7 @@ async fn run_all(conn: &mut PgConnection, statements: Vec<Statement>) -> Result<
 #[derive(Clone, Debug)]
 pub struct SqlxQueue {
     pool: PgPool,
+    liveness: Liveness,
 }
 
 impl SqlxQueue {
@@ -53,7 +54,21 @@ impl SqlxQueue {
     /// operation. Queue operations report a broken connection as
     /// [`Error::Connection`](pgmq_core::Error::Connection) either way.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            liveness: Liveness::default(),
+        }
+    }
+
+    /// Checks the process's listening connection for this database as `liveness` says
+    /// instead of [`Liveness::default`] (60 s of quiet, 10 s to answer): shorter behind a
+    /// NAT gateway or load balancer that forgets connections idle for less than a minute.
+    /// The connection is shared by every queue of the process on the same database (and
+    /// tokio runtime); the first one that waits sets it.
+    #[must_use]
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
+        self
     }
 
     /// Connects a new pool to `url` (`postgres://user:password@host:port/database`), with
@@ -94,7 +109,10 @@ impl From<PgPool> for SqlxQueue {
 impl Executor for SqlxQueue {
     fn listener(&self) -> Option<Arc<dyn Listener>> {
         let options = (*self.pool.connect_options()).clone();
-        Some(Arc::new(SqlxListener { options }))
+        Some(Arc::new(SqlxListener {
+            options,
+            liveness: self.liveness,
+        }))
     }
 
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {

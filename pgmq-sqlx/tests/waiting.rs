@@ -32,5 +32,7 @@ fn sql(pool: sqlx::PgPool) -> Sql {
 pgmq_conformance::listening_tests!(
     queue: queue(),
     sql: |q: &SqlxQueue| sql(q.pool().clone()),
-    connect: |url: String| async move { SqlxQueue::connect(&url).await },
+    connect: |url: String, liveness| async move {
+        pgmq_sqlx::Result::Ok(SqlxQueue::connect(&url).await?.with_liveness(liveness))
+    },
 );

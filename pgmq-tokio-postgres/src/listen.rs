@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{listen_sql, Listener, Notifications};
+use pgmq_core::adapter::{listen_sql, Listener, Liveness, Notifications};
 use pgmq_core::{Error, Result};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,6 +14,7 @@ use crate::error;
 /// Opens listening connections (without TLS) with `config`.
 pub(crate) struct TokioPostgresListener {
     pub(crate) config: Config,
+    pub(crate) liveness: Liveness,
 }
 
 #[async_trait]
@@ -57,6 +58,10 @@ impl Listener for TokioPostgresListener {
             c.get_dbname().unwrap_or_default(),
             c.get_user().unwrap_or_default()
         )
+    }
+
+    fn liveness(&self) -> Liveness {
+        self.liveness
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, Object, Pool, QueueMode, Runtime, StatementCache};
-use pgmq_core::adapter::{Executor, Listener, Row, Statement};
+use pgmq_core::adapter::{Executor, Listener, Liveness, Row, Statement};
 use pgmq_core::Result;
 use tokio::sync::Mutex;
 use tokio_postgres::types::{ToSql, Type};
@@ -115,6 +115,7 @@ pub struct TokioPostgresQueue {
     pool: Pool,
     /// Where waiting readers' listening connection goes; `None`: they poll.
     listen: Option<tokio_postgres::Config>,
+    liveness: Liveness,
 }
 
 impl TokioPostgresQueue {
@@ -122,7 +123,11 @@ impl TokioPostgresQueue {
     /// uses). Its reads with a wait poll, since a deadpool pool does not say how to open a
     /// connection of its own: give that with [`with_listener`](Self::with_listener).
     pub fn new(pool: Pool) -> Self {
-        Self { pool, listen: None }
+        Self {
+            pool,
+            listen: None,
+            liveness: Liveness::default(),
+        }
     }
 
     /// Lets waiting readers (reads with a wait, the worker) park on notifications received
@@ -130,6 +135,17 @@ impl TokioPostgresQueue {
     /// of polling. [`connect`](Self::connect) does this itself.
     pub fn with_listener(mut self, config: tokio_postgres::Config) -> Self {
         self.listen = Some(config);
+        self
+    }
+
+    /// Checks the process's listening connection for this database as `liveness` says
+    /// instead of [`Liveness::default`] (60 s of quiet, 10 s to answer): shorter behind a
+    /// NAT gateway or load balancer that forgets connections idle for less than a minute.
+    /// The connection is shared by every queue of the process on the same database (and
+    /// tokio runtime); the first one that waits sets it.
+    #[must_use]
+    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
+        self.liveness = liveness;
         self
     }
 
@@ -177,7 +193,10 @@ impl From<Pool> for TokioPostgresQueue {
 impl Executor for TokioPostgresQueue {
     fn listener(&self) -> Option<Arc<dyn Listener>> {
         let config = self.listen.clone()?;
-        Some(Arc::new(TokioPostgresListener { config }))
+        Some(Arc::new(TokioPostgresListener {
+            config,
+            liveness: self.liveness,
+        }))
     }
 
     async fn query(&self, statement: Statement) -> Result<Vec<Row>> {

@@ -106,5 +106,7 @@ async fn sends_in_opposite_orders_commit_under_a_short_deadlock_timeout() {
 pgmq_conformance::listening_tests!(
     queue: queue(),
     sql: |q: &TokioPostgresQueue| sql(q.pool().clone()),
-    connect: |url: String| async move { TokioPostgresQueue::connect(&url).await },
+    connect: |url: String, liveness| async move {
+        pgmq_core::Result::Ok(TokioPostgresQueue::connect(&url).await?.with_liveness(liveness))
+    },
 );

@@ -12,7 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pgmq_core::adapter::{Executor, Listener, Liveness, Notifications, Row, Statement};
 use pgmq_core::serde_json::json;
-use pgmq_core::{Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions};
+use pgmq_core::{
+    Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions, Worker, WorkerOptions,
+};
 use tokio::time::{sleep, Instant};
 
 use crate::fresh_queue;
@@ -28,7 +30,6 @@ pub struct Counting<E> {
     inner: E,
     statements: AtomicUsize,
     opened: Arc<AtomicUsize>,
-    liveness: Option<Liveness>,
 }
 
 impl<E> Counting<E> {
@@ -38,16 +39,7 @@ impl<E> Counting<E> {
             inner,
             statements: AtomicUsize::new(0),
             opened: Arc::default(),
-            liveness: None,
         }
-    }
-
-    /// Has its listener's connections checked as `liveness` says instead of the adapter's
-    /// default.
-    #[must_use]
-    pub fn with_liveness(mut self, liveness: Liveness) -> Self {
-        self.liveness = Some(liveness);
-        self
     }
 
     /// Statements run so far.
@@ -65,7 +57,6 @@ impl<E> Counting<E> {
 struct CountingListener {
     inner: Arc<dyn Listener>,
     opened: Arc<AtomicUsize>,
-    liveness: Option<Liveness>,
 }
 
 #[async_trait]
@@ -80,7 +71,7 @@ impl Listener for CountingListener {
     }
 
     fn liveness(&self) -> Liveness {
-        self.liveness.unwrap_or_else(|| self.inner.liveness())
+        self.inner.liveness()
     }
 }
 
@@ -105,7 +96,6 @@ impl<E: Executor> Executor for Counting<E> {
         Some(Arc::new(CountingListener {
             inner,
             opened: Arc::clone(&self.opened),
-            liveness: self.liveness,
         }))
     }
 }
@@ -1001,14 +991,15 @@ pub async fn serializable_sends_add_no_serialization_failure<E: Executor + 'stat
 /// message whose notification went to the dead connection, and later sends wake readers
 /// through the new connection. A quiet connection that does answer is kept.
 ///
-/// `connect` makes the backend's pool-backed queue from a URL (here the proxy's).
+/// `connect` makes the backend's pool-backed queue from a URL (here the proxy's), its
+/// listening connection checked as the given [`Liveness`] says.
 ///
 /// # Panics
 /// When the check fails.
 pub async fn a_silently_dropped_listening_connection_is_replaced<E, F, Fut>(url: String, connect: F)
 where
     E: Executor + 'static,
-    F: Fn(String) -> Fut,
+    F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
     let liveness = Liveness {
@@ -1069,21 +1060,21 @@ where
 }
 
 /// A [`Proxy`] in front of `url`'s server, and the backend `connect` makes through it with
-/// its listening connections checked as `liveness` says.
+/// its listening connections checked as `liveness` says (counting them).
 async fn behind_a_proxy<E, F, Fut>(
     url: &str,
     connect: F,
     liveness: Liveness,
 ) -> (Proxy, Counting<E>)
 where
-    F: Fn(String) -> Fut,
+    F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
     let proxy = Proxy::start(url).await;
-    let executor = connect(proxy.url(url))
+    let executor = connect(proxy.url(url), liveness)
         .await
         .expect("connect through the proxy");
-    (proxy, Counting::new(executor).with_liveness(liveness))
+    (proxy, Counting::new(executor))
 }
 
 /// A queue first waited on while the listening connection is silently dropped (see
@@ -1100,7 +1091,7 @@ pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_o
     connect: F,
 ) where
     E: Executor + 'static,
-    F: Fn(String) -> Fut,
+    F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
     let liveness = Liveness {
@@ -1137,4 +1128,71 @@ pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_o
     }
     executor.drop_queue(&first).await.expect("drop");
     executor.drop_queue(&second).await.expect("drop");
+}
+
+/// A worker on a quiet queue whose listening connection the network silently drops (see
+/// [`a_silently_dropped_listening_connection_is_replaced`]): parked with nothing due, it
+/// waits for a notification alone, so only the failed check wakes it; it then handles a
+/// message sent after, and stops with it processed.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_worker_recovers_from_a_silently_dropped_listening_connection<E, F, Fut>(
+    url: String,
+    connect: F,
+) where
+    E: Executor + 'static,
+    F: Fn(String, Liveness) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let liveness = Liveness {
+        quiet: Duration::from_millis(300),
+        timeout: Duration::from_millis(500),
+    };
+    let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
+    let executor = Arc::new(executor);
+    let queue: Arc<dyn Queue> = Arc::clone(&executor) as Arc<dyn Queue>;
+    let name = fresh_queue(&*queue, "silent_worker").await;
+    let (handled, mut got) = tokio::sync::mpsc::unbounded_channel();
+    let worker =
+        Worker::new(Arc::clone(&queue), name.clone(), WorkerOptions::new()).expect("a worker");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let handler = move |m: Message| {
+            let handled = handled.clone();
+            async move {
+                let _ = handled.send(m.message);
+                Ok::<(), String>(())
+            }
+        };
+        worker.run(handler, async { drop(stopped.await) }).await
+    });
+    // The worker's channel is listened on (this subscription shares its connection), and
+    // the worker has found the queue empty and parked.
+    drop(listening_on(&*executor, &name).await);
+    sleep(Duration::from_millis(300)).await;
+    let channel = pgmq_core::notify_channel(&name);
+    assert_eq!(
+        proxy.silence(&channel),
+        1,
+        "one connection listens on {channel}"
+    );
+    sleep(Duration::from_millis(200)).await;
+    queue
+        .send(&name, &json!("for the worker"), SendOptions::new())
+        .await
+        .expect("send");
+    let message = tokio::time::timeout(Duration::from_secs(4), got.recv())
+        .await
+        .expect("the worker handled the message within 4 s of its send")
+        .expect("the worker is running");
+    assert_eq!(message, json!("for the worker"));
+    let _ = stop.send(());
+    let summary = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the worker stops")
+        .expect("the worker task ran")
+        .expect("the worker ran");
+    assert_eq!(summary.processed, 1);
+    queue.drop_queue(&name).await.expect("drop");
 }

@@ -367,11 +367,15 @@ macro_rules! __pool_case {
 ///   listener), e.g. `queue()`;
 /// - `sql`: a closure from `&` that queue to a [`listening::Sql`](crate::listening::Sql)
 ///   running text on a connection of the test's own;
-/// - `connect` (optional): a function from a URL to a future of that queue made on it, for
-///   the check that needs the queue behind a proxy
+/// - `connect` (optional): a function from a URL and a
+///   [`Liveness`](pgmq_core::adapter::Liveness) to a future of that queue made on the URL,
+///   its listening connection checked as that says, for the checks that need the queue
+///   behind a proxy
 ///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced)
 ///   and
-///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one));
+///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one),
+///   and
+///   [`a_worker_recovers_from_a_silently_dropped_listening_connection`](crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection));
 ///   without it, those checks are generated ignored.
 #[macro_export]
 macro_rules! listening_tests {
@@ -379,6 +383,15 @@ macro_rules! listening_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_silently_dropped_listening_connection_is_replaced() {
             $crate::listening::a_silently_dropped_listening_connection_is_replaced(
+                $crate::__url(),
+                $connect,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_worker_recovers_from_a_silently_dropped_listening_connection() {
+            $crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection(
                 $crate::__url(),
                 $connect,
             )
@@ -400,6 +413,12 @@ macro_rules! listening_tests {
         #[test]
         #[ignore = "pass `connect:` to listening_tests! to run it"]
         fn a_silently_dropped_listening_connection_is_replaced() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_worker_recovers_from_a_silently_dropped_listening_connection() {
             panic!("skipped: no `connect:` given to listening_tests!");
         }
 
