@@ -13,10 +13,11 @@ use async_trait::async_trait;
 use pgmq_core::adapter::{Executor, Listener, Liveness, Notifications, Row, Statement};
 use pgmq_core::serde_json::json;
 use pgmq_core::{
-    Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions, Worker, WorkerOptions,
+    Message, Queue, QueueExt, QueueName, ReadOptions, Result, SendOptions, WorkerOptions,
 };
 use tokio::time::{sleep, Instant};
 
+use crate::cases::worker::start;
 use crate::fresh_queue;
 use crate::proxy::Proxy;
 
@@ -1002,11 +1003,7 @@ where
     F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
-    let liveness = Liveness {
-        quiet: Duration::from_millis(300),
-        timeout: Duration::from_millis(500),
-    };
-    let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
+    let (proxy, executor) = behind_a_proxy(&url, connect, QUICK_CHECKS).await;
     let name = fresh_queue(&executor, "silent").await;
     let sub = listening_on(&executor, &name).await;
     // Several checks of a connection that answers: it stays.
@@ -1026,17 +1023,7 @@ where
     drop(sub);
     // Without checks, the reader would wait out its 20 s for a notification that went to
     // the silenced connection.
-    let late = got_while_sending(
-        &executor,
-        &name,
-        json!("first"),
-        sleep(Duration::from_millis(200)),
-    )
-    .await;
-    assert!(
-        late < Duration::from_secs(4),
-        "got it {late:?} after the send"
-    );
+    got_within(&executor, &name, "first", 200, Duration::from_secs(6)).await;
     assert_eq!(
         executor.listening_connections(),
         2,
@@ -1045,19 +1032,30 @@ where
     // The new connection carries notifications.
     let sub = listening_on(&executor, &name).await;
     drop(sub);
-    let late = got_while_sending(
-        &executor,
-        &name,
-        json!("second"),
-        sleep(Duration::from_millis(300)),
-    )
-    .await;
-    assert!(
-        late < Duration::from_secs(2),
-        "got it {late:?} after the send"
-    );
+    got_within(&executor, &name, "second", 300, Duration::from_secs(2)).await;
     executor.drop_queue(&name).await.expect("drop");
 }
+
+/// A read waiting on the empty queue `name` while `message` is sent `delay_ms` later:
+/// asserts it got that message within `limit` of the send.
+async fn got_within<E: Executor>(
+    executor: &E,
+    name: &QueueName,
+    message: &str,
+    delay_ms: u64,
+    limit: Duration,
+) {
+    let delay = sleep(Duration::from_millis(delay_ms));
+    let late = got_while_sending(executor, name, json!(message), delay).await;
+    assert!(late < limit, "{name}: got it {late:?} after the send");
+}
+
+/// Checks of quiet listening connections every 300 ms, each given 1.5 s to answer (a
+/// loaded test machine can take a few hundred milliseconds for a round trip).
+const QUICK_CHECKS: Liveness = Liveness {
+    quiet: Duration::from_millis(300),
+    timeout: Duration::from_millis(1500),
+};
 
 /// A [`Proxy`] in front of `url`'s server, and the backend `connect` makes through it with
 /// its listening connections checked as `liveness` says (counting them).
@@ -1096,7 +1094,7 @@ pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_o
 {
     let liveness = Liveness {
         quiet: Duration::from_secs(60),
-        timeout: Duration::from_millis(500),
+        ..QUICK_CHECKS
     };
     let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
     let first = fresh_queue(&executor, "silent_first").await;
@@ -1118,13 +1116,7 @@ pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_o
     );
     drop((sub, second_sub));
     for name in [&first, &second] {
-        let message = json!({ "to": name.as_str() });
-        let late =
-            got_while_sending(&executor, name, message, sleep(Duration::from_millis(300))).await;
-        assert!(
-            late < Duration::from_secs(2),
-            "{name}: got it {late:?} after the send"
-        );
+        got_within(&executor, name, name.as_str(), 300, Duration::from_secs(2)).await;
     }
     executor.drop_queue(&first).await.expect("drop");
     executor.drop_queue(&second).await.expect("drop");
@@ -1145,28 +1137,23 @@ pub async fn a_worker_recovers_from_a_silently_dropped_listening_connection<E, F
     F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
-    let liveness = Liveness {
-        quiet: Duration::from_millis(300),
-        timeout: Duration::from_millis(500),
-    };
-    let (proxy, executor) = behind_a_proxy(&url, connect, liveness).await;
+    let (proxy, executor) = behind_a_proxy(&url, connect, QUICK_CHECKS).await;
     let executor = Arc::new(executor);
     let queue: Arc<dyn Queue> = Arc::clone(&executor) as Arc<dyn Queue>;
     let name = fresh_queue(&*queue, "silent_worker").await;
     let (handled, mut got) = tokio::sync::mpsc::unbounded_channel();
-    let worker =
-        Worker::new(Arc::clone(&queue), name.clone(), WorkerOptions::new()).expect("a worker");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let handler = move |m: Message| {
+    let worker = start(
+        Arc::clone(&queue),
+        &name,
+        WorkerOptions::new(),
+        move |m: Message| {
             let handled = handled.clone();
             async move {
                 let _ = handled.send(m.message);
-                Ok::<(), String>(())
+                Ok(())
             }
-        };
-        worker.run(handler, async { drop(stopped.await) }).await
-    });
+        },
+    );
     // The worker's channel is listened on (this subscription shares its connection), and
     // the worker has found the queue empty and parked.
     drop(listening_on(&*executor, &name).await);
@@ -1182,17 +1169,12 @@ pub async fn a_worker_recovers_from_a_silently_dropped_listening_connection<E, F
         .send(&name, &json!("for the worker"), SendOptions::new())
         .await
         .expect("send");
-    let message = tokio::time::timeout(Duration::from_secs(4), got.recv())
+    let message = tokio::time::timeout(Duration::from_secs(6), got.recv())
         .await
-        .expect("the worker handled the message within 4 s of its send")
+        .expect("the worker handled the message within 6 s of its send")
         .expect("the worker is running");
     assert_eq!(message, json!("for the worker"));
-    let _ = stop.send(());
-    let summary = tokio::time::timeout(Duration::from_secs(20), task)
-        .await
-        .expect("the worker stops")
-        .expect("the worker task ran")
-        .expect("the worker ran");
+    let summary = worker.stop().await;
     assert_eq!(summary.processed, 1);
     queue.drop_queue(&name).await.expect("drop");
 }

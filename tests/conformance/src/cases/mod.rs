@@ -23,7 +23,7 @@ mod topic_checks;
 mod topics;
 mod transactions;
 mod waiting;
-mod worker;
+pub(crate) mod worker;
 
 pub use ack::*;
 pub use attributes::*;

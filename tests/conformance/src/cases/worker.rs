@@ -37,13 +37,14 @@ fn seen(attempts: &Attempts) -> Vec<(i64, i32)> {
 }
 
 /// A running worker and the switch that shuts it down.
-struct Running {
+pub(crate) struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<WorkerSummary>>,
 }
 
 impl Running {
-    async fn stop(self) -> WorkerSummary {
+    /// Shuts the worker down and returns its summary (within 20 s).
+    pub(crate) async fn stop(self) -> WorkerSummary {
         let _ = self.stop.send(());
         let joined = tokio::time::timeout(Duration::from_secs(20), self.task)
             .await
@@ -55,7 +56,12 @@ impl Running {
 }
 
 /// Starts a worker for `name` on `q` with `handler`.
-fn start<F, Fut>(q: Arc<dyn Queue>, name: &QueueName, options: WorkerOptions, f: F) -> Running
+pub(crate) fn start<F, Fut>(
+    q: Arc<dyn Queue>,
+    name: &QueueName,
+    options: WorkerOptions,
+    f: F,
+) -> Running
 where
     F: Fn(Message) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<(), String>> + Send + 'static,
