@@ -17,7 +17,7 @@ use pgmq_core::{
 };
 use tokio::time::{sleep, Instant};
 
-use crate::cases::worker::start;
+use crate::cases::start;
 use crate::fresh_queue;
 use crate::proxy::Proxy;
 

@@ -23,7 +23,7 @@ mod topic_checks;
 mod topics;
 mod transactions;
 mod waiting;
-pub(crate) mod worker;
+mod worker;
 
 pub use ack::*;
 pub use attributes::*;
