@@ -31,6 +31,7 @@ pub struct Counting<E> {
     inner: E,
     statements: AtomicUsize,
     opened: Arc<AtomicUsize>,
+    checkable: bool,
 }
 
 impl<E> Counting<E> {
@@ -40,6 +41,16 @@ impl<E> Counting<E> {
             inner,
             statements: AtomicUsize::new(0),
             opened: Arc::default(),
+            checkable: true,
+        }
+    }
+
+    /// As [`new`](Self::new), with listening connections that cannot be checked:
+    /// [`Notifications::check`] left at its default, as a third-party adapter's may be.
+    pub fn without_checks(inner: E) -> Self {
+        Self {
+            checkable: false,
+            ..Self::new(inner)
         }
     }
 
@@ -58,13 +69,33 @@ impl<E> Counting<E> {
 struct CountingListener {
     inner: Arc<dyn Listener>,
     opened: Arc<AtomicUsize>,
+    checkable: bool,
+}
+
+/// A listening connection with [`Notifications::check`] left at its default.
+struct Uncheckable(Box<dyn Notifications>);
+
+#[async_trait]
+impl Notifications for Uncheckable {
+    async fn next(&mut self) -> Result<String> {
+        self.0.next().await
+    }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        self.0.listen(channels).await
+    }
 }
 
 #[async_trait]
 impl Listener for CountingListener {
     async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
         self.opened.fetch_add(1, Ordering::SeqCst);
-        self.inner.listen(channels).await
+        let connection = self.inner.listen(channels).await?;
+        Ok(if self.checkable {
+            connection
+        } else {
+            Box::new(Uncheckable(connection))
+        })
     }
 
     fn database(&self) -> String {
@@ -97,6 +128,7 @@ impl<E: Executor> Executor for Counting<E> {
         Some(Arc::new(CountingListener {
             inner,
             opened: Arc::clone(&self.opened),
+            checkable: self.checkable,
         }))
     }
 }
@@ -1177,4 +1209,47 @@ pub async fn a_worker_recovers_from_a_silently_dropped_listening_connection<E, F
     let summary = worker.stop().await;
     assert_eq!(summary.processed, 1);
     queue.drop_queue(&name).await.expect("drop");
+}
+
+/// An adapter whose listening connections cannot be checked ([`Notifications::check`] left
+/// at its default): the first check, after the quiet spell, wakes a parked reader once (the
+/// `next` dropped for it may have lost a notification) and is the last; the connection is
+/// kept, and sends still wake readers through it.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once<E, F, Fut>(
+    url: String,
+    connect: F,
+) where
+    E: Executor + 'static,
+    F: Fn(String, Liveness) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let executor = Counting::without_checks(
+        connect(url, QUICK_CHECKS)
+            .await
+            .expect("connect the backend"),
+    );
+    let name = fresh_queue(&executor, "unchecked").await;
+    let mut sub = listening_on(&executor, &name).await;
+    let woke = tokio::time::timeout(Duration::from_secs(3), sub.changed()).await;
+    assert!(
+        woke.is_ok(),
+        "the first check did not wake the parked reader"
+    );
+    let again = tokio::time::timeout(Duration::from_secs(1), sub.changed()).await;
+    assert!(again.is_err(), "woken again without a send: checks went on");
+    assert_eq!(
+        executor.listening_connections(),
+        1,
+        "the connection was replaced"
+    );
+    woken_by_a_send(&executor, &name, &mut sub).await;
+    assert_eq!(
+        executor.listening_connections(),
+        1,
+        "the connection was replaced"
+    );
+    executor.drop_queue(&name).await.expect("drop");
 }

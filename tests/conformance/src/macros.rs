@@ -369,13 +369,13 @@ macro_rules! __pool_case {
 ///   running text on a connection of the test's own;
 /// - `connect` (optional): a function from a URL and a
 ///   [`Liveness`](pgmq_core::adapter::Liveness) to a future of that queue made on the URL,
-///   its listening connection checked as that says, for the checks that need the queue
-///   behind a proxy
-///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced)
-///   and
+///   its listening connection checked as that says, for the checks of quiet listening
+///   connections
+///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced),
 ///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one),
+///   [`a_worker_recovers_from_a_silently_dropped_listening_connection`](crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection),
 ///   and
-///   [`a_worker_recovers_from_a_silently_dropped_listening_connection`](crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection));
+///   [`a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once`](crate::listening::a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once));
 ///   without it, those checks are generated ignored.
 #[macro_export]
 macro_rules! listening_tests {
@@ -383,6 +383,15 @@ macro_rules! listening_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_silently_dropped_listening_connection_is_replaced() {
             $crate::listening::a_silently_dropped_listening_connection_is_replaced(
+                $crate::__url(),
+                $connect,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once() {
+            $crate::listening::a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once(
                 $crate::__url(),
                 $connect,
             )
@@ -413,6 +422,12 @@ macro_rules! listening_tests {
         #[test]
         #[ignore = "pass `connect:` to listening_tests! to run it"]
         fn a_silently_dropped_listening_connection_is_replaced() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once() {
             panic!("skipped: no `connect:` given to listening_tests!");
         }
 
