@@ -15,6 +15,7 @@
 //! a connection dropped silently by the network would otherwise leave its readers parked.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -281,7 +282,7 @@ async fn run(
         });
         // A channel added meanwhile is listened on once connected (below). A connection
         // that does not come up in the time a check may take counts as failed.
-        let connect = tokio::time::timeout(liveness.timeout, listener.listen(&channels));
+        let connect = in_time(liveness.timeout, listener.listen(&channels));
         tokio::pin!(connect);
         let connection = loop {
             tokio::select! {
@@ -289,17 +290,14 @@ async fn run(
                 more = added.recv() => if more.is_none() { return },
             }
         };
-        let mut connection = match connection {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(_)) | Err(_) => {
-                shared.set_state(State::Down);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    more = added.recv() => if more.is_none() { return },
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
+        let Some(mut connection) = connection else {
+            shared.set_state(State::Down);
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                more = added.recv() => if more.is_none() { return },
             }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
         };
         backoff = FIRST_BACKOFF;
         connections += 1;
@@ -309,23 +307,29 @@ async fn run(
         // checked (see `Liveness`).
         let mut heard = Instant::now();
         let mut checks = true;
+        // Whether channels may have been added since `listening` was last compared with the
+        // wanted ones (during the connect, or since): not after each notification.
+        let mut added_since = true;
         loop {
-            // The channels wanted but not listened on: added while connecting, or since.
-            let new: Vec<String> = shared.wanted().difference(&listening).cloned().collect();
+            let new: Vec<String> = if std::mem::take(&mut added_since) {
+                shared.wanted().difference(&listening).cloned().collect()
+            } else {
+                Vec::new()
+            };
             if !new.is_empty() {
                 // A `LISTEN` is a round trip too: on a silent connection it would never end.
-                match tokio::time::timeout(liveness.timeout, connection.listen(&new)).await {
+                match in_time(liveness.timeout, connection.listen(&new)).await {
                     // Only the new channels' readers are told (and wait for it): the others
                     // missed nothing.
-                    Ok(Ok(true)) => {
+                    Some(true) => {
                         heard = Instant::now();
                         listening.extend(new);
                         let up = State::Up(Arc::new(listening.clone()), connections);
                         shared.state.send_replace(up);
                     }
                     // Connect again, listening on the new channels too.
-                    Ok(Ok(false)) => break,
-                    Ok(Err(_)) | Err(_) => {
+                    Some(false) => break,
+                    None => {
                         shared.set_state(State::Down);
                         break;
                     }
@@ -334,7 +338,10 @@ async fn run(
             tokio::select! {
                 more = added.recv() => match more {
                     // Listened on at the top of the loop.
-                    Some(()) => while added.try_recv().is_ok() {},
+                    Some(()) => {
+                        while added.try_recv().is_ok() {}
+                        added_since = true;
+                    }
                     None => return,
                 },
                 notification = connection.next() => match notification {
@@ -348,16 +355,16 @@ async fn run(
                     }
                 },
                 () = tokio::time::sleep_until(heard + liveness.quiet), if checks => {
-                    match tokio::time::timeout(liveness.timeout, connection.check()).await {
-                        Ok(Ok(true)) => heard = Instant::now(),
-                        Ok(Ok(false)) => {
+                    match in_time(liveness.timeout, connection.check()).await {
+                        Some(true) => heard = Instant::now(),
+                        Some(false) => {
                             checks = false;
                             // The `next` just dropped may have lost a notification.
                             shared.wake_all();
                         }
                         // Silent or broken: its readers read again (and poll slowly) while
                         // a new connection is made.
-                        Ok(Err(_)) | Err(_) => {
+                        None => {
                             shared.set_state(State::Down);
                             break;
                         }
@@ -366,6 +373,12 @@ async fn run(
             }
         }
     }
+}
+
+/// `answer`'s value if it comes within `limit` and is not an error: a round trip on a
+/// listening connection that does neither counts as lost.
+async fn in_time<T>(limit: Duration, answer: impl Future<Output = crate::Result<T>>) -> Option<T> {
+    tokio::time::timeout(limit, answer).await.ok()?.ok()
 }
 
 /// Marks the hub dead when the task ends, however it ends (a runtime shutting down drops it),

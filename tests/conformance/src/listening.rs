@@ -354,6 +354,17 @@ async fn woken_by_a_send<E: Executor>(
     assert!(woke.is_ok(), "{name}'s reader was not woken by a send");
 }
 
+/// Holds the throttle row `row` locked for `secs` seconds from the start, in a transaction
+/// of the test's own that then ends without changing it.
+fn hold_row(sql: &Sql, row: &str, secs: f64) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    sql(format!(
+        "DO $hold$ BEGIN
+           PERFORM 1 FROM {row} FOR UPDATE;
+           PERFORM pg_sleep({secs});
+         END $hold$"
+    ))
+}
+
 /// What one read of up to ten messages claims, without waiting.
 async fn read_ten<E: Executor>(executor: &E, name: &QueueName) -> Vec<Message> {
     executor
@@ -462,13 +473,7 @@ pub async fn a_send_late_in_the_throttle_window_skips_a_held_row<E: Executor + '
         let row = row.clone();
         tokio::spawn(async move {
             sleep(Duration::from_millis(200)).await;
-            sql(format!(
-                "DO $hold$ BEGIN
-                   PERFORM 1 FROM {row} FOR UPDATE;
-                   PERFORM pg_sleep(4);
-                 END $hold$"
-            ))
-            .await;
+            hold_row(&sql, &row, 4.0).await;
         })
     };
     let sender = async {
@@ -634,12 +639,7 @@ pub async fn enabling_notifications_while_a_send_waits_for_the_row_does_not_dead
     sql: Sql,
 ) {
     let (name, _, row) = long_throttled(&executor, "enable_race").await;
-    let holder = sql(format!(
-        "DO $hold$ BEGIN
-           PERFORM 1 FROM {row} FOR UPDATE;
-           PERFORM pg_sleep(1.5);
-         END $hold$"
-    ));
+    let holder = hold_row(&sql, &row, 1.5);
     let enable = async {
         sleep(Duration::from_millis(300)).await;
         executor.enable_notify_insert(&name, LONG_THROTTLE).await
@@ -856,12 +856,7 @@ pub async fn a_send_behind_a_held_throttle_row_waits_briefly_then_notifies<
     let (name, _, row) = long_throttled(&executor, "held_row").await;
     let mut sub = woken_by_sends_only(&executor, &name).await;
     // Holds the row for 3 s from its start; the sends start 300 ms in.
-    let holder = tokio::spawn(sql(format!(
-        "DO $hold$ BEGIN
-           PERFORM 1 FROM {row} FOR UPDATE;
-           PERFORM pg_sleep(3);
-         END $hold$"
-    )));
+    let holder = tokio::spawn(hold_row(&sql, &row, 3.0));
     sleep(Duration::from_millis(300)).await;
     let rounds = [
         (
