@@ -163,8 +163,8 @@ impl Shared {
         }
     }
 
-    /// Wakes every parked reader of every channel (the connection came up or went down:
-    /// notifications may have been missed).
+    /// Wakes every parked reader of every channel: notifications may have been missed on a
+    /// connection that stays (its state is unchanged, so its watch wakes nobody).
     fn wake_all(&self) {
         for ch in lock(&self.channels).values() {
             ch.turn.notify_waiters();
@@ -175,9 +175,11 @@ impl Shared {
         lock(&self.channels).keys().cloned().collect()
     }
 
+    /// Publishes the task's state. Its watch is what wakes parked readers for it: one also
+    /// woken through [`wake_all`](Self::wake_all) here could see the new state as it
+    /// subscribes and then take that wake as well, for a change it had already seen.
     fn set_state(&self, state: State) {
         self.state.send_replace(state);
-        self.wake_all();
     }
 }
 
