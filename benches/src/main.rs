@@ -70,7 +70,7 @@ use system::Res;
 async fn main() -> Res<()> {
     let args = Args::parse()?;
     let (_cluster, url) = server::choose(args.url.as_deref())?;
-    let url = fresh_database(&url).await?;
+    let url = fresh_database(&url, "pgmq_bench").await?;
     let admin = PgPoolOptions::new()
         .max_connections(2)
         .connect(&url)

@@ -160,15 +160,18 @@ fn with_database(url: &str, db: &str) -> String {
     out
 }
 
-/// Drops and creates database `pgmq_bench` on the server of `url`; returns its URL.
-pub(crate) async fn fresh_database(url: &str) -> Res<String> {
+/// Drops and creates database `name` (a plain identifier) on the server of `url`; returns
+/// its URL.
+pub(crate) async fn fresh_database(url: &str, name: &str) -> Res<String> {
     let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
-    sqlx::query("DROP DATABASE IF EXISTS pgmq_bench WITH (FORCE)")
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
         .execute(&admin)
         .await?;
-    sqlx::query("CREATE DATABASE pgmq_bench")
+    let create = format!("CREATE DATABASE {name}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create))
         .execute(&admin)
         .await?;
     admin.close().await;
-    Ok(with_database(url, "pgmq_bench"))
+    Ok(with_database(url, name))
 }

@@ -102,17 +102,24 @@ pub(crate) fn check(results: &[Measurement]) -> String {
             }
             "W7/idle" => {
                 let q = m.queries_per_min.unwrap_or(f64::NAN);
-                let scans = results
-                    .iter()
-                    .find(|s| s.workload == "W7/idle-scans" && s.system == m.system)
-                    .and_then(|s| s.queries_per_min)
-                    .unwrap_or(f64::NAN);
+                let same_window = |workload: &str| {
+                    results
+                        .iter()
+                        .find(|s| s.workload == workload && s.system == m.system)
+                        .and_then(|s| s.queries_per_min)
+                        .unwrap_or(f64::NAN)
+                };
+                let (control, scans) =
+                    (same_window("W7/idle-control"), same_window("W7/idle-scans"));
                 let text = format!(
-                    "W7 {}: {q:.1} queries/min in the database while 16 consumers wait (0); \
-                     {scans:.1} scans/min of the queue's table",
+                    "W7 {}: {q:.1} transactions/min in the database of 16 waiting consumers, \
+                     {control:.1} in a control database (no more than the control's); \
+                     {scans:.1} scans/min of the queue's table (0)",
                     m.system
                 );
-                line(&mut out, q == 0.0, text);
+                // What the server runs on its own in any database (autovacuum's visits) is
+                // not the consumers': only more than the control database's counts.
+                line(&mut out, q <= control && scans == 0.0, text);
             }
             "W8/c16" => {
                 let c = vs(m.vs_pgmq_crate);
@@ -280,9 +287,9 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          waiting consumer (wait and polling interval 30 s, so only a notification wakes it)\n\
          gets each of 200 messages sent 50 ms apart, after its send returned\n\
          (the pgmq crate: `read_with_poll`, polling every 250 ms inside the server), and W7/idle\n\
-         the database's transactions per minute (from `pg_stat_database`, less the harness's own)\n\
-         while 16 consumers wait on an empty queue for 60 s (reads with a wait longer than that,\n\
-         polling every 30 s); W8 4 producers through one `BatchingProducer` and a `Worker` with\n\
+         the transactions per minute (from `pg_stat_database`) of a database that only 16\n\
+         consumers waiting on an empty queue use, for 60 s (reads with a wait longer than that,\n\
+         polling every 30 s), less the harness's own and less a control database's (autovacuum); W8 4 producers through one `BatchingProducer` and a `Worker` with\n\
          4, 16 and 64 handlers (1 ms each, archiving), from the first send until the queue is\n\
          empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
          handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\

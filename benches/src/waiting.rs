@@ -14,7 +14,7 @@ use tokio::time::{interval, sleep, timeout, MissedTickBehavior};
 use crate::backends;
 use crate::report::{Unit, PGMQ_CRATE};
 use crate::runs::Bench;
-use crate::setup::pool_options;
+use crate::setup::{fresh_database, pool_options};
 use crate::system::{Payload, Res, System, Upstream};
 use crate::workloads::rate;
 
@@ -36,6 +36,9 @@ const FLUSH: Duration = Duration::from_millis(1500);
 /// count's reading one (published when its connection closes), and the second count's
 /// connection start-up and flush request.
 const HARNESS_XACTS: i64 = 3;
+/// The database W7's idle count takes as its control: created empty, used by nobody after one
+/// connection.
+const IDLE_CONTROL: &str = "pgmq_bench_idle_control";
 /// How long a W5-wait consumer waits per read, and how often it looks again meanwhile.
 const W5_WAIT: Duration = Duration::from_secs(1);
 const W5_POLL: Duration = Duration::from_millis(250);
@@ -98,13 +101,13 @@ fn median_p99(samples: &[f64]) -> (f64, f64) {
     (samples[n / 2], samples[p99.min(n - 1)])
 }
 
-/// The transactions (committed and rolled back) of the database of `url` so far, and the
-/// scans (sequential and index) of `table` so far, on a
-/// connection of its own, in plain (simple protocol) queries so each is one transaction:
-/// the connection's start-up, a request to publish its own statistics at once (which the
-/// server does before it answers), then the count, of which the count itself holds the first
-/// two. The connection then closes, which publishes the third.
-async fn transactions(url: &str, table: &str) -> Res<(i64, i64)> {
+/// The transactions (committed and rolled back) so far of the database of `url` and of
+/// database `control`, and the scans (sequential and index) of `table` so far, on a
+/// connection of its own to the first, in plain (simple protocol) queries so each is one
+/// transaction: the connection's start-up, a request to publish its own statistics at once
+/// (which the server does before it answers), then the count, of which the count itself
+/// holds the first two. The connection then closes, which publishes the third.
+async fn transactions(url: &str, table: &str, control: &str) -> Res<Counts> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
     // In `FROM`, so the answers are bigints (no look-up of the type `void`).
     sqlx::raw_sql("SELECT count(*) FROM pg_stat_force_next_flush()")
@@ -115,6 +118,8 @@ async fn transactions(url: &str, table: &str) -> Res<(i64, i64)> {
         "SELECT count(*) FROM pg_stat_clear_snapshot(); \
          SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database \
                  WHERE datname = current_database()), \
+                (SELECT xact_commit + xact_rollback FROM pg_stat_database \
+                 WHERE datname = '{control}'), \
                 (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) \
                  FROM pg_stat_user_tables WHERE relid = '{table}'::regclass)"
     );
@@ -122,14 +127,42 @@ async fn transactions(url: &str, table: &str) -> Res<(i64, i64)> {
         .fetch_all(&mut conn)
         .await?;
     let row = rows.last().ok_or("no transaction count")?;
-    let (n, scans): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let counts = Counts {
+        transactions: row.try_get(0)?,
+        control: row
+            .try_get::<Option<i64>, _>(1)?
+            .ok_or("no control database")?,
+        scans: row.try_get(2)?,
+    };
     conn.close().await?;
-    Ok((n, scans))
+    Ok(counts)
+}
+
+/// What [`transactions`] counts (or, between two counts, what was counted meanwhile).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counts {
+    /// Transactions of the waiting consumers' database.
+    pub(crate) transactions: i64,
+    /// Transactions of the control database (nobody connects to it: what the server runs
+    /// on its own in any database, such as autovacuum's visits).
+    pub(crate) control: i64,
+    /// Scans of the queue's table.
+    pub(crate) scans: i64,
+}
+
+impl Counts {
+    fn since(self, before: Self) -> Self {
+        Self {
+            transactions: self.transactions - before.transactions,
+            control: self.control - before.control,
+            scans: self.scans - before.scans,
+        }
+    }
 }
 
 /// W7 idle: [`IDLE_CONSUMERS`] consumers wait on empty `s` (reads with a wait of 60 s or
-/// more, [`LONG`] between looks); the database's transactions during `window`, less the
-/// harness's own, per minute; and the scans of the queue's table `table` per minute (every
+/// more, [`LONG`] between looks); what was counted during `window` ([`Counts`], the
+/// consumers' database's transactions less the harness's own), per minute; and the scans of the queue's table `table` per minute (every
 /// read and readiness question scans it; autovacuum, which the transaction count also
 /// sees, does not).
 ///
@@ -141,9 +174,10 @@ pub(crate) async fn w7_idle(
     s: Arc<dyn System>,
     url: &str,
     table: &str,
+    control: &str,
     window: Duration,
     settle: Duration,
-) -> Res<(f64, f64)> {
+) -> Res<Counts> {
     let wait = IDLE_WAIT.max(settle + window + FLUSH * 2);
     let consumers: Vec<_> = (0..IDLE_CONSUMERS)
         .map(|_| {
@@ -158,10 +192,10 @@ pub(crate) async fn w7_idle(
         })
         .collect();
     sleep(settle).await;
-    let before = transactions(url, table).await?;
+    let before = transactions(url, table, control).await?;
     sleep(window).await;
     sleep(FLUSH).await;
-    let after = transactions(url, table).await?;
+    let after = transactions(url, table, control).await?;
     for c in consumers {
         if c.is_finished() {
             c.await??;
@@ -169,10 +203,11 @@ pub(crate) async fn w7_idle(
         }
         c.abort();
     }
-    let queries = (after.0 - before.0 - HARNESS_XACTS) as f64;
-    let scans = (after.1 - before.1) as f64;
-    let per_min = 60.0 / window.as_secs_f64();
-    Ok((queries * per_min, scans * per_min))
+    let counted = after.since(before);
+    Ok(Counts {
+        transactions: counted.transactions - HARNESS_XACTS,
+        ..counted
+    })
 }
 
 /// W5-wait: as [`w5`](crate::workloads::w5), but a consumer reads with a wait ([`W5_WAIT`],
@@ -260,20 +295,49 @@ impl Bench {
             let s = self.ours(queue, &format!("w7_{backend}")).await?;
             let us = w7_latency(s, n, Some(LONG)).await?;
             self.latencies(&system, &us, "wait 30 s, poll 30 s");
-            // A pool of its own: the latency pool's connections close (and so publish their
-            // statistics) now, not inside the idle window.
-            let queue = backends::connect(backend, &self.url, W7_POOL).await?;
+            // In a database of its own, which nothing else in this process (or on the
+            // server) uses. Postgres signals every listening connection of a database on each
+            // notification, and a signalled connection reads the notification queue in a
+            // transaction it publishes only when it next answers its client: the listening
+            // connections this process opened for earlier runs (every backend's, W5-wait's)
+            // would otherwise publish transactions for the sends above inside the window,
+            // whenever a liveness check of theirs falls in it. What the server runs on its own
+            // in a database meanwhile (autovacuum's visits) is counted in the control database
+            // and taken off.
+            let db = format!("pgmq_bench_idle_{}", backend.replace('-', "_"));
+            let idle_url = fresh_database(&self.url, &db).await?;
+            let control_url = fresh_database(&self.url, IDLE_CONTROL).await?;
+            // Autovacuum visits only a database that has statistics, which a connection
+            // gives it.
+            sqlx::PgConnection::connect(&control_url)
+                .await?
+                .close()
+                .await?;
+            let queue = backends::connect(backend, &idle_url, W7_POOL).await?;
             let name = format!("w7_idle_{backend}");
             let s = self.ours(queue, &name).await?;
             let (window, settle) = (self.sizes.w7_idle, self.sizes.w7_settle);
             let table = format!("pgmq.q_{}", name.replace('-', "_"));
-            let (per_min, scans) = w7_idle(s, &self.url, &table, window, settle).await?;
+            let counted = w7_idle(s, &idle_url, &table, IDLE_CONTROL, window, settle).await?;
+            let per_min = 60.0 / window.as_secs_f64();
+            let queries = counted.transactions as f64 * per_min;
             let note = format!(
-                "{IDLE_CONSUMERS} consumers waiting on an empty queue for {} s",
+                "{IDLE_CONSUMERS} consumers waiting on an empty queue for {} s: their \
+                 database's transactions, less the harness's {HARNESS_XACTS}",
                 window.as_secs()
             );
-            self.record("W7/idle", &system, Unit::QueriesPerMin, per_min, &note);
+            self.record("W7/idle", &system, Unit::QueriesPerMin, queries, &note);
+            let control = counted.control as f64 * per_min;
+            let note = "transactions of a control database nobody uses, in the same window";
+            self.record(
+                "W7/idle-control",
+                &system,
+                Unit::QueriesPerMin,
+                control,
+                note,
+            );
             let note = "scans of the queue's table in the same window";
+            let scans = counted.scans as f64 * per_min;
             self.record("W7/idle-scans", &system, Unit::QueriesPerMin, scans, note);
         }
         if self.crate_on {
