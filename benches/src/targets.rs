@@ -287,11 +287,12 @@ pub(crate) fn markdown(mode: &str, machine: &str, table: &str, verdicts: &str) -
          waiting consumer (wait and polling interval 30 s, so only a notification wakes it)\n\
          gets each of 200 messages sent 50 ms apart, after its send returned\n\
          (the pgmq crate: `read_with_poll`, polling every 250 ms inside the server), and W7/idle\n\
-         the transactions per minute (from `pg_stat_database`) of a database that only 16\n\
-         consumers waiting on an empty queue use, for 60 s (reads with a wait longer than that,\n\
-         polling every 30 s), less the harness's own and less a control database's (autovacuum); W8 4 producers through one `BatchingProducer` and a `Worker` with\n\
-         4, 16 and 64 handlers (1 ms each, archiving), from the first send until the queue is\n\
-         empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
+         the transactions per minute (from `pg_stat_database`, less the harness's own) of a\n\
+         database that only 16 consumers waiting on an empty queue use, for 60 s (reads with a\n\
+         wait longer than that, polling every 30 s), beside W7/idle-control, the same count in an\n\
+         empty database nobody uses (autovacuum's visits); W8 4 producers through one\n\
+         `BatchingProducer` and a `Worker` with 4, 16 and 64 handlers (1 ms each, archiving),\n\
+         from the first send until the queue is empty, against the pgmq crate's usual loop (as many consumers, each reading 10, then\n\
          handling and archiving each; 4 producers sending directly); W9 64 tasks sending single\n\
          messages through one `BatchingProducer` vs each calling `send` (pool of 70, each\n\
          statement prepared on every connection first); W10 the soak, below the generated part\n\
