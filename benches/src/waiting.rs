@@ -289,6 +289,13 @@ impl Bench {
         println!("W7");
         self.quiesce().await?;
         let n = self.sizes.w7_messages;
+        // The idle counts' control (see below). Autovacuum visits only a database that has
+        // statistics, which a connection gives it.
+        let control_url = fresh_database(&self.url, IDLE_CONTROL).await?;
+        sqlx::PgConnection::connect(&control_url)
+            .await?
+            .close()
+            .await?;
         for backend in backends {
             let system = format!("pgmq-rs/{backend}");
             let queue = backends::connect(backend, &self.url, W7_POOL).await?;
@@ -302,17 +309,10 @@ impl Bench {
             // connections this process opened for earlier runs (every backend's, W5-wait's)
             // would otherwise publish transactions for the sends above inside the window,
             // whenever a liveness check of theirs falls in it. What the server runs on its own
-            // in a database meanwhile (autovacuum's visits) is counted in the control database
-            // and taken off.
+            // in a database meanwhile (autovacuum's visits) is counted in the same window in
+            // the control database, for the target line to compare with.
             let db = format!("pgmq_bench_idle_{}", backend.replace('-', "_"));
             let idle_url = fresh_database(&self.url, &db).await?;
-            let control_url = fresh_database(&self.url, IDLE_CONTROL).await?;
-            // Autovacuum visits only a database that has statistics, which a connection
-            // gives it.
-            sqlx::PgConnection::connect(&control_url)
-                .await?
-                .close()
-                .await?;
             let queue = backends::connect(backend, &idle_url, W7_POOL).await?;
             let name = format!("w7_idle_{backend}");
             let s = self.ours(queue, &name).await?;

@@ -1041,12 +1041,7 @@ where
         1,
         "a healthy connection was replaced"
     );
-    let channel = pgmq_core::notify_channel(&name);
-    assert_eq!(
-        proxy.silence(&channel),
-        1,
-        "one connection listens on {channel}"
-    );
+    silence_listening(&proxy, &name);
     drop(sub);
     // Without checks, the reader would wait out its 20 s for a notification that went to
     // the silenced connection.
@@ -1075,6 +1070,16 @@ async fn got_within<E: Executor>(
     let delay = sleep(Duration::from_millis(delay_ms));
     let late = got_while_sending(executor, name, json!(message), delay).await;
     assert!(late < limit, "{name}: got it {late:?} after the send");
+}
+
+/// Silences (see [`Proxy::silence`]) the one listening connection that listens on `name`.
+fn silence_listening(proxy: &Proxy, name: &QueueName) {
+    let channel = pgmq_core::notify_channel(name);
+    assert_eq!(
+        proxy.silence(&channel),
+        1,
+        "one connection listens on {channel}"
+    );
 }
 
 /// Checks of quiet listening connections every 300 ms, each given 1.5 s to answer (a
@@ -1127,12 +1132,7 @@ pub async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_o
     let first = fresh_queue(&executor, "silent_first").await;
     let second = fresh_queue(&executor, "silent_second").await;
     let sub = listening_on(&executor, &first).await;
-    let channel = pgmq_core::notify_channel(&first);
-    assert_eq!(
-        proxy.silence(&channel),
-        1,
-        "one connection listens on {channel}"
-    );
+    silence_listening(&proxy, &first);
     // Without a limit on the `LISTEN`, the connection would never come up for this queue.
     let second_sub = listening_on(&executor, &second).await;
     assert!(sub.is_listening());
@@ -1185,12 +1185,7 @@ pub async fn a_worker_recovers_from_a_silently_dropped_listening_connection<E, F
     // the worker has found the queue empty and parked.
     drop(listening_on(&*executor, &name).await);
     sleep(Duration::from_millis(300)).await;
-    let channel = pgmq_core::notify_channel(&name);
-    assert_eq!(
-        proxy.silence(&channel),
-        1,
-        "one connection listens on {channel}"
-    );
+    silence_listening(&proxy, &name);
     sleep(Duration::from_millis(200)).await;
     queue
         .send(&name, &json!("for the worker"), SendOptions::new())
