@@ -36,7 +36,9 @@
 //! with a transaction held open for a fifth of the run (at most 120 s) from 40% in; run
 //! only when named: `W10-stock` (server defaults, no worker vacuum), `W10-params` (the
 //! storage parameters only), `W10-vacuum` (the worker vacuum only), `W10-partitioned` (pg_partman partitions by
-//! message id, old ones dropped by maintenance every 10 s; no tuning).
+//! message id, old ones dropped by maintenance every 10 s; no tuning); `NOTIFY` what insert
+//! notifications cost senders (see [`notify`]: W1, W3, P4 and P64-producer, each with and
+//! without, and W1 and P4 in pgbench).
 //!
 //! Everything runs on tokio's current-thread runtime: with the server on the same two cores,
 //! the multi-thread runtime's cross-thread wake-ups cost more than the client work measured,

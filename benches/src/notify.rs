@@ -1,12 +1,16 @@
-//! The cost of insert notifications to producers: W1 (one sender), W3 (batches of 100) and
-//! 4 concurrent single senders (P4), each on a queue with notifications (the default) and on
-//! one without, in alternating pairs within one run; and W1 in pgbench the same way, for the
-//! share of the cost that is the server's.
+//! The cost of insert notifications to producers: W1 (one sender), W3 (batches of 100),
+//! 4 concurrent single senders (P4) and 64 tasks sending single messages through one
+//! [`BatchingProducer`] (P64-producer, a reference: how a service with many concurrent
+//! senders is meant to send), each on a queue with notifications (the default) and on one
+//! without, in alternating pairs within one run; and W1 and P4 in pgbench the same way, for
+//! the share of the cost that is the server's.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use pgmq_core::{CreateOptions, Queue, QueueExt, QueueName, SendOptions};
+use pgmq_core::{
+    BatchingProducer, CreateOptions, ProducerOptions, Queue, QueueExt, QueueName, SendOptions,
+};
 
 use crate::report::{Unit, PGBENCH};
 use crate::runs::Bench;
@@ -16,6 +20,34 @@ use crate::{backends, pgbench};
 
 /// (label, concurrent senders, messages per send call).
 const SHAPES: [(&str, usize, usize); 3] = [("W1", 1, 1), ("W3", 1, 100), ("P4", 4, 1)];
+
+/// P64-producer's tasks, as W9's.
+const PRODUCER_TASKS: usize = 64;
+
+/// [`PRODUCER_TASKS`] tasks send `total` single messages between them through one shared
+/// [`BatchingProducer`] with the library's options; messages/s. The producer is made (and
+/// closed) per run, so each run starts with no batch in flight.
+async fn produce_all(queue: &Arc<dyn Queue>, name: &QueueName, total: usize) -> Res<f64> {
+    let producer = BatchingProducer::new(Arc::clone(queue), name.clone(), ProducerOptions::new())?;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..PRODUCER_TASKS)
+        .map(|t| {
+            let producer = producer.clone();
+            tokio::spawn(async move {
+                for i in (t..total).step_by(PRODUCER_TASKS) {
+                    producer.send(&Payload::new(i as u64)).await?;
+                }
+                Res::Ok(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let v = rate(total, start);
+    producer.close().await;
+    Ok(v)
+}
 
 /// `tasks` senders send `total` messages between them, `batch` per call; messages/s.
 async fn send_all(
@@ -135,20 +167,40 @@ impl Bench {
                 self.record_pairs(label, &format!("pgmq-rs/{backend}"), &shape, rates, true);
             }
         }
+        // As many messages as W3 sends, one per call from each of 64 tasks.
+        let per_run = (self.sizes.w3_batches * 100 / 2).max(PRODUCER_TASKS);
+        for backend in backends {
+            let queue = backends::connect(backend, &self.url, 8).await?;
+            let names = with_and_without(&queue, &format!("P64_{backend}")).await?;
+            let rates =
+                pairs(async |side| produce_all(&queue, &names[side], per_run).await).await?;
+            for name in &names {
+                queue.drop_queue(name).await?;
+            }
+            let shape = format!("{PRODUCER_TASKS} tasks, 1 per call, one BatchingProducer");
+            let system = format!("pgmq-rs/{backend}");
+            self.record_pairs("P64-producer", &system, &shape, rates, false);
+        }
         let (Some(bin), Some((_, queue))) = (self.pgbench.clone(), self.single.first().cloned())
         else {
             return Ok(());
         };
-        let names = with_and_without(&queue, "W1_pgbench").await?;
-        let scripts = [pgbench::w1(&names[0])?, pgbench::w1(&names[1])?];
-        let per_run = (self.sizes.w1_sends / 2).max(1);
         let url = self.url.clone();
-        let rates = pairs(async |side| pgbench::run(&bin, &url, &scripts[side], per_run)).await?;
-        for name in &names {
-            queue.drop_queue(name).await?;
+        for (label, clients, _) in SHAPES.into_iter().filter(|s| s.2 == 1) {
+            let names = with_and_without(&queue, &format!("{label}_pgbench")).await?;
+            let scripts = [pgbench::w1(&names[0])?, pgbench::w1(&names[1])?];
+            // Transactions per client, as pgbench counts them.
+            let per_client = (self.sizes.w1_sends / 2 / clients).max(1);
+            let rates = pairs(async |side| {
+                pgbench::run_clients(&bin, &url, &scripts[side], per_client, clients)
+            })
+            .await?;
+            for name in &names {
+                queue.drop_queue(name).await?;
+            }
+            let shape = format!("our send, -M prepared, {clients} client(s)");
+            self.record_pairs(label, PGBENCH, &shape, rates, false);
         }
-        let shape = "our send, -M prepared, 1 client";
-        self.record_pairs("W1", PGBENCH, shape, rates, false);
         Ok(())
     }
 

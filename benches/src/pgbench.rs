@@ -101,12 +101,32 @@ impl Script {
 
 /// Runs `script` `transactions` times on one connection; returns transactions per second.
 pub(crate) fn run(bin: &PathBuf, url: &str, script: &Script, transactions: usize) -> Res<f64> {
+    run_clients(bin, url, script, transactions, 1)
+}
+
+/// Runs `script` `transactions` times on each of `clients` connections at once (as many
+/// pgbench threads as the machine has cores, at most one per client); returns transactions
+/// per second, all clients together.
+pub(crate) fn run_clients(
+    bin: &PathBuf,
+    url: &str,
+    script: &Script,
+    transactions: usize,
+    clients: usize,
+) -> Res<f64> {
     let dir = std::env::temp_dir().join(format!("pgmq-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("script.sql");
     std::fs::write(&file, &script.text)?;
     let mut cmd = Command::new(bin);
-    cmd.args(["-n", "-M", "prepared", "-c", "1", "-j", "1"])
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(clients.max(1));
+    cmd.args(["-n", "-M", "prepared"])
+        .arg("-c")
+        .arg(clients.max(1).to_string())
+        .arg("-j")
+        .arg(threads.to_string())
         .arg("-t")
         .arg(transactions.to_string())
         .arg("-f")
