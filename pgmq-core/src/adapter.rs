@@ -81,17 +81,26 @@ pub struct Liveness {
     /// How long a connection may receive nothing before it is checked (and between checks).
     pub quiet: Duration,
     /// How long a check may take before the connection counts as lost; also how long
-    /// opening a listening connection and a `LISTEN` on one may take.
+    /// opening a listening connection and a `LISTEN` or `UNLISTEN` on one may take.
     pub timeout: Duration,
+    /// How long a queue no reader of the process waits on any more stays listened on: after
+    /// between one and two of these, core runs `UNLISTEN` on its channel
+    /// ([`Notifications::unlisten`]), and closes the connection once it listens on nothing.
+    /// A reader that waits on the queue again listens anew (one round trip, or a new
+    /// connection). Without it, a process would keep every queue it ever waited on, and
+    /// its connection, for its whole life. At least 10 ms; a year or more never comes.
+    pub unlisten_after: Duration,
 }
 
 impl Default for Liveness {
     /// Checked after 60 s of quiet (below the idle limits of common NAT gateways and load
-    /// balancers), lost after 10 s without an answer.
+    /// balancers), lost after 10 s without an answer; a queue nobody waits on any more is
+    /// let go of after 60 to 120 s.
     fn default() -> Self {
         Self {
             quiet: Duration::from_secs(60),
             timeout: Duration::from_secs(10),
+            unlisten_after: Duration::from_secs(60),
         }
     }
 }
@@ -135,6 +144,20 @@ pub trait Notifications: Send {
     async fn check(&mut self) -> Result<bool> {
         Ok(false)
     }
+
+    /// Runs `UNLISTEN` on each of `channels` on this connection ([`unlisten_sql`] builds the
+    /// statement) and returns `true` once it has completed; core calls it for the channels no
+    /// reader has waited on for a while ([`Liveness::unlisten_after`]). As with
+    /// [`listen`](Self::listen), a notification received meanwhile must still come out of
+    /// [`next`](Self::next). An error means the connection is lost.
+    ///
+    /// `false` when the adapter cannot: core then opens a new connection listening on the
+    /// channels still waited on and drops this one (readers of those channels read again
+    /// once), which is what this default does.
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        let _ = channels;
+        Ok(false)
+    }
 }
 
 /// One batch of `LISTEN` statements, one per channel, each quoted (channels contain dots),
@@ -144,6 +167,15 @@ pub fn listen_sql(channels: &[String]) -> String {
     channels
         .iter()
         .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
+        .collect()
+}
+
+/// One batch of `UNLISTEN` statements, one per channel, quoted as [`listen_sql`] quotes
+/// them, for [`Notifications::unlisten`].
+pub fn unlisten_sql(channels: &[String]) -> String {
+    channels
+        .iter()
+        .map(|c| format!("UNLISTEN \"{}\";", c.replace('"', "\"\"")))
         .collect()
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_core::Stream;
-use pgmq_core::adapter::{listen_sql, Listener, Liveness, Notifications};
+use pgmq_core::adapter::{listen_sql, unlisten_sql, Listener, Liveness, Notifications};
 use pgmq_core::{Error, Result};
 
 use crate::error;
@@ -64,6 +64,15 @@ impl Notifications for DieselNotifications {
         // Notifications received meanwhile go to the same channel `next` reads.
         self.0
             .batch_execute(&listen_sql(channels))
+            .await
+            .map_err(error::map)?;
+        Ok(true)
+    }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        // Notifications received meanwhile go to the same channel `next` reads.
+        self.0
+            .batch_execute(&unlisten_sql(channels))
             .await
             .map_err(error::map)?;
         Ok(true)

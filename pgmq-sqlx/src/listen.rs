@@ -79,6 +79,15 @@ impl Notifications for SqlxNotifications {
         Ok(true)
     }
 
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        // Through `PgListener`, so that it forgets them too (it listens on its channels again
+        // when it reconnects). Buffered as for `listen`.
+        for channel in channels {
+            self.0.unlisten(channel).await.map_err(error::map)?;
+        }
+        Ok(true)
+    }
+
     async fn check(&mut self) -> Result<bool> {
         // A bare `Sync` and its `ReadyForQuery`: no statement, no transaction. The
         // connection buffers notifications received meanwhile for `try_recv`.

@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 
 use async_trait::async_trait;
-use pgmq_core::adapter::{listen_sql, Listener, Liveness, Notifications};
+use pgmq_core::adapter::{listen_sql, unlisten_sql, Listener, Liveness, Notifications};
 use pgmq_core::{Error, Result};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -93,6 +93,15 @@ impl Notifications for TokioPostgresNotifications {
         // The driver task forwards notifications received meanwhile to `rx`.
         self.client
             .batch_execute(&listen_sql(channels))
+            .await
+            .map_err(error::map)?;
+        Ok(true)
+    }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        // Notifications received meanwhile go to the same channel `next` reads.
+        self.client
+            .batch_execute(&unlisten_sql(channels))
             .await
             .map_err(error::map)?;
         Ok(true)

@@ -13,15 +13,18 @@
 //! read again rather than trust notifications that may have been missed. A connection that
 //! stays quiet is checked now and then ([`Liveness`]), and replaced when it does not answer:
 //! a connection dropped silently by the network would otherwise leave its readers parked.
+//! A channel no reader has waited on for a while ([`Liveness::unlisten_after`]) is let go of
+//! (`UNLISTEN`, [`Notifications::unlisten`]), and the connection is closed once it listens
+//! on nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::adapter::Listener;
 #[cfg(doc)]
@@ -61,8 +64,9 @@ impl State {
         matches!(self, Self::Up(channels, _) if channels.contains(channel))
     }
 
-    /// Whether `self` differs from `before` only by channels added on the same connection
-    /// while it kept listening on `channel`: nothing its readers could have missed.
+    /// Whether `self` differs from `before` only by channels added to (or let go of on) the
+    /// same connection while it kept listening on `channel`: nothing its readers could have
+    /// missed.
     pub(crate) fn only_added_to(&self, before: &Self, channel: &str) -> bool {
         match (before, self) {
             (Self::Up(was, a), Self::Up(now, b)) => {
@@ -94,6 +98,13 @@ pub(crate) struct Channel {
     /// queue run a statement at a time; the others wait in line (first come, first served),
     /// holding no connection.
     pub(crate) reading: Arc<Semaphore>,
+    /// The subscriptions made on this channel that are not dropped yet. Changed from zero
+    /// only under the hub's channel lock (by [`Hub::watch`]), where the channel is also let
+    /// go of, so a channel with a subscriber is never let go of.
+    subscribers: AtomicUsize,
+    /// Set when the task found nobody subscribed; a channel still set (and still without
+    /// subscribers) the next time is let go of. Cleared by a new subscription.
+    idle: AtomicBool,
 }
 
 /// How many waiting readers of one queue in one process run a statement at a time.
@@ -107,6 +118,11 @@ pub(crate) struct Channel {
 pub(crate) const READERS_AT_ONCE: usize = 4;
 
 impl Channel {
+    /// A subscription on this channel ended (see [`Hub::watch`]).
+    pub(crate) fn unsubscribe(&self) {
+        self.subscribers.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Records the queue's throttle. A longer one than assumed so far also gets a wake after
     /// it now: a notification received before it was known may have had a shorter follow-up.
     pub(crate) fn set_throttle(self: &Arc<Self>, throttle: Duration) {
@@ -175,6 +191,33 @@ impl Shared {
         lock(&self.channels).keys().cloned().collect()
     }
 
+    /// Lets go of the channels nobody has subscribed to since the last call (when they had
+    /// no subscriber either), marks those without one now, and returns those of the let-go
+    /// channels that the task's connection number `connection` listens on (`listening`, from
+    /// which they are taken). The state without them is published under the same lock, so a
+    /// reader that subscribes to one of them again waits for a new `LISTEN`.
+    fn let_go(&self, listening: &mut HashSet<String>, connection: u64) -> Vec<String> {
+        let mut channels = lock(&self.channels);
+        let mut gone = Vec::new();
+        channels.retain(|name, ch| {
+            if ch.subscribers.load(Ordering::Acquire) > 0 {
+                ch.idle.store(false, Ordering::Relaxed);
+                return true;
+            }
+            if ch.idle.swap(true, Ordering::Relaxed) {
+                gone.push(name.clone());
+                return false;
+            }
+            true
+        });
+        gone.retain(|name| listening.remove(name));
+        if !gone.is_empty() {
+            let up = State::Up(Arc::new(listening.clone()), connection);
+            self.state.send_replace(up);
+        }
+        gone
+    }
+
     /// Publishes the task's state. Its watch is what wakes parked readers for it: one also
     /// woken through [`wake_all`](Self::wake_all) here could see the new state as it
     /// subscribes and then take that wake as well, for a change it had already seen.
@@ -228,11 +271,11 @@ impl Hub {
     }
 
     /// The readers' side of `channel` (added to what the task listens on if new) and the
-    /// task's state.
+    /// task's state: a subscription, which the caller ends with [`Channel::unsubscribe`].
     pub(crate) fn watch(&self, channel: &str) -> (Arc<Channel>, watch::Receiver<State>) {
         let ch = {
             let mut channels = lock(&self.shared.channels);
-            match channels.get(channel) {
+            let ch = match channels.get(channel) {
                 Some(ch) => Arc::clone(ch),
                 None => {
                     let ch = Arc::new(Channel {
@@ -240,6 +283,8 @@ impl Hub {
                         watching: AtomicBool::new(false),
                         throttle_ms: AtomicU64::new(default_throttle_ms()),
                         reading: Arc::new(Semaphore::new(READERS_AT_ONCE)),
+                        subscribers: AtomicUsize::new(0),
+                        idle: AtomicBool::new(false),
                     });
                     channels.insert(channel.to_owned(), Arc::clone(&ch));
                     // The task is gone only if the runtime is shutting down; then nobody
@@ -247,16 +292,20 @@ impl Hub {
                     let _ = self.added.send(());
                     ch
                 }
-            }
+            };
+            ch.subscribers.fetch_add(1, Ordering::AcqRel);
+            ch.idle.store(false, Ordering::Relaxed);
+            ch
         };
         (ch, self.shared.state.subscribe())
     }
 }
 
 /// The task: connect, listen, wake readers; listen on channels as they are added; check a
-/// quiet connection ([`Liveness`]); connect again (with backoff) when the connection fails
-/// or does not answer a check, or when a channel is added and the adapter cannot listen on
-/// it on the same connection; stop when the hub is dropped.
+/// quiet connection ([`Liveness`]); let go of channels nobody waits on any more, and of the
+/// connection once it listens on nothing; connect again (with backoff) when the connection
+/// fails or does not answer a check, or when a channel is added or let go of and the adapter
+/// cannot change what the same connection listens on; stop when the hub is dropped.
 async fn run(
     listener: Arc<dyn Listener>,
     shared: Arc<Shared>,
@@ -312,6 +361,9 @@ async fn run(
         // Whether channels may have been added since `listening` was last compared with the
         // wanted ones (during the connect, or since): not after each notification.
         let mut added_since = true;
+        let every = liveness.unlisten_after.clamp(MIN_SWEEP, FAR);
+        let mut sweep = tokio::time::interval_at(later(Instant::now(), every), every);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let new: Vec<String> = if std::mem::take(&mut added_since) {
                 shared.wanted().difference(&listening).cloned().collect()
@@ -356,7 +408,27 @@ async fn run(
                         break;
                     }
                 },
-                () = tokio::time::sleep_until(heard + liveness.quiet), if checks => {
+                _ = sweep.tick() => {
+                    let gone = shared.let_go(&mut listening, connections);
+                    if gone.is_empty() {
+                        continue;
+                    }
+                    if listening.is_empty() {
+                        // Nobody waits on anything: close the connection. A reader that
+                        // waits again opens a new one.
+                        break;
+                    }
+                    match in_time(liveness.timeout, connection.unlisten(&gone)).await {
+                        Some(true) => heard = Instant::now(),
+                        // Connect again, listening on the channels still waited on.
+                        Some(false) => break,
+                        None => {
+                            shared.set_state(State::Down);
+                            break;
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(later(heard, liveness.quiet)), if checks => {
                     match in_time(liveness.timeout, connection.check()).await {
                         Some(true) => heard = Instant::now(),
                         Some(false) => {
@@ -375,6 +447,19 @@ async fn run(
             }
         }
     }
+}
+
+/// The shortest time between two looks for channels to let go of: a
+/// [`Liveness::unlisten_after`] below it counts as it.
+const MIN_SWEEP: Duration = Duration::from_millis(10);
+
+/// Far enough that it never comes: a [`Liveness`] duration beyond it counts as it (a
+/// `Duration::MAX` meant as "never" would overflow the clock).
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `d` after `at`, or [`FAR`] after it for a longer `d`.
+fn later(at: Instant, d: Duration) -> Instant {
+    at + d.min(FAR)
 }
 
 /// `answer`'s value if it comes within `limit` and is not an error: a round trip on a

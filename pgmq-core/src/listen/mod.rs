@@ -123,6 +123,7 @@ impl Subscription {
             // The task ended with the runtime it ran on: start one on this runtime.
             if let Some(hub) = Hub::shared(&l.listener) {
                 let (turn, state) = hub.watch(&l.channel);
+                l.turn.unsubscribe();
                 l.hub = hub;
                 l.turn = turn;
                 l.state = state;
@@ -259,6 +260,9 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.leave();
+        if let Some(l) = &self.inner {
+            l.turn.unsubscribe();
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,7 +31,16 @@ pub struct Counting<E> {
     inner: E,
     statements: AtomicUsize,
     opened: Arc<AtomicUsize>,
+    record: Arc<Record>,
     checkable: bool,
+}
+
+/// What core asked of the listening connections: the channels it let go of, and how many
+/// connections it dropped.
+#[derive(Default)]
+struct Record {
+    unlistened: Mutex<Vec<String>>,
+    dropped: AtomicUsize,
 }
 
 impl<E> Counting<E> {
@@ -41,6 +50,7 @@ impl<E> Counting<E> {
             inner,
             statements: AtomicUsize::new(0),
             opened: Arc::default(),
+            record: Arc::default(),
             checkable: true,
         }
     }
@@ -63,13 +73,68 @@ impl<E> Counting<E> {
     pub fn listening_connections(&self) -> usize {
         self.opened.load(Ordering::SeqCst)
     }
+
+    /// Listening connections dropped so far.
+    pub fn dropped_listening_connections(&self) -> usize {
+        self.record.dropped.load(Ordering::SeqCst)
+    }
+
+    /// The channels core has let go of so far ([`Notifications::unlisten`] calls that
+    /// succeeded), in order.
+    pub fn unlistened(&self) -> Vec<String> {
+        self.record
+            .unlistened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// A listener that counts the connections it opens.
 struct CountingListener {
     inner: Arc<dyn Listener>,
     opened: Arc<AtomicUsize>,
+    record: Arc<Record>,
     checkable: bool,
+}
+
+/// A listening connection whose `unlisten` calls and drop are recorded.
+struct Recorded {
+    inner: Box<dyn Notifications>,
+    record: Arc<Record>,
+}
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        self.record.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Notifications for Recorded {
+    async fn next(&mut self) -> Result<String> {
+        self.inner.next().await
+    }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        self.inner.listen(channels).await
+    }
+
+    async fn check(&mut self) -> Result<bool> {
+        self.inner.check().await
+    }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        let done = self.inner.unlisten(channels).await?;
+        if done {
+            self.record
+                .unlistened
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend_from_slice(channels);
+        }
+        Ok(done)
+    }
 }
 
 /// A listening connection with [`Notifications::check`] left at its default.
@@ -84,13 +149,20 @@ impl Notifications for Uncheckable {
     async fn listen(&mut self, channels: &[String]) -> Result<bool> {
         self.0.listen(channels).await
     }
+
+    async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
+        self.0.unlisten(channels).await
+    }
 }
 
 #[async_trait]
 impl Listener for CountingListener {
     async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
         self.opened.fetch_add(1, Ordering::SeqCst);
-        let connection = self.inner.listen(channels).await?;
+        let connection = Box::new(Recorded {
+            inner: self.inner.listen(channels).await?,
+            record: Arc::clone(&self.record),
+        });
         Ok(if self.checkable {
             connection
         } else {
@@ -128,6 +200,7 @@ impl<E: Executor> Executor for Counting<E> {
         Some(Arc::new(CountingListener {
             inner,
             opened: Arc::clone(&self.opened),
+            record: Arc::clone(&self.record),
             checkable: self.checkable,
         }))
     }
@@ -1087,6 +1160,7 @@ fn silence_listening(proxy: &Proxy, name: &QueueName) {
 const QUICK_CHECKS: Liveness = Liveness {
     quiet: Duration::from_millis(300),
     timeout: Duration::from_millis(1500),
+    unlisten_after: Duration::from_secs(60),
 };
 
 /// A [`Proxy`] in front of `url`'s server, and the backend `connect` makes through it with
@@ -1242,4 +1316,128 @@ pub async fn a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_o
         "the connection was replaced"
     );
     executor.drop_queue(&name).await.expect("drop");
+}
+
+/// Waits up to 10 s for `done`, polling every 20 ms; panics with `what` when it never holds.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SQL that fails unless, within 5 s, `present` is what the server says of whether a
+/// backend's last statement began with `prefix` (`pg_stat_activity`).
+fn last_statement_check(prefix: &str, present: bool) -> String {
+    let like = prefix.replace('\'', "''");
+    let (want, missing) = if present {
+        ("", "the last statement of no backend")
+    } else {
+        ("NOT ", "the last statement of a backend still")
+    };
+    format!(
+        "DO $check$
+BEGIN
+  FOR i IN 1..100 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF {want}EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '{like}%') THEN
+      RETURN;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RAISE EXCEPTION '{missing} begins with {like}';
+END
+$check$"
+    )
+}
+
+/// A queue no reader waits on any more is let go of ([`Liveness::unlisten_after`]): its
+/// channel gets an `UNLISTEN` on the listening connection, which keeps listening on (and
+/// waking the readers of) the queues still waited on. Once no queue is waited on, the
+/// connection is closed; waiting again opens a new one, whose notifications wake readers.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_queue_nobody_waits_on_is_let_go_of<E, F, Fut>(url: String, connect: F, sql: Sql)
+where
+    E: Executor + 'static,
+    F: Fn(String, Liveness) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let liveness = Liveness {
+        unlisten_after: Duration::from_millis(200),
+        ..Liveness::default()
+    };
+    let executor = Counting::new(connect(url, liveness).await.expect("connect"));
+    let first = fresh_queue(&executor, "letgo_first").await;
+    let second = fresh_queue(&executor, "letgo_second").await;
+    let first_channel = pgmq_core::notify_channel(&first);
+    let second_channel = pgmq_core::notify_channel(&second);
+    let first_sub = listening_on(&executor, &first).await;
+    let mut second_sub = listening_on(&executor, &second).await;
+    assert_eq!(executor.listening_connections(), 1);
+
+    drop(first_sub);
+    eventually("the unwaited queue let go of", || {
+        executor.unlistened().contains(&first_channel)
+    })
+    .await;
+    assert_eq!(executor.unlistened(), vec![first_channel.clone()]);
+    sql(last_statement_check(
+        &format!("UNLISTEN \"{first_channel}\""),
+        true,
+    ))
+    .await;
+    // The same connection still listens on the queue still waited on.
+    assert!(second_sub.is_listening());
+    assert_eq!(executor.listening_connections(), 1);
+    assert_eq!(executor.dropped_listening_connections(), 0);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), second_sub.changed())
+            .await
+            .is_err(),
+        "letting go of another queue woke this one's reader"
+    );
+    executor
+        .send(&second, &json!("still heard"), SendOptions::new())
+        .await
+        .expect("send");
+    tokio::time::timeout(Duration::from_secs(5), second_sub.changed())
+        .await
+        .expect("the send to the queue still waited on wakes its reader");
+
+    drop(second_sub);
+    eventually("the listening connection closed", || {
+        executor.dropped_listening_connections() == 1
+    })
+    .await;
+    // The server saw it go: no backend is left whose last statement was that `UNLISTEN`.
+    sql(last_statement_check(
+        &format!("UNLISTEN \"{first_channel}\""),
+        false,
+    ))
+    .await;
+    assert_eq!(executor.unlistened(), vec![first_channel.clone()]);
+
+    // Waiting again listens anew, on a new connection, and a send wakes the reader.
+    let mut again = listening_on(&executor, &first).await;
+    assert_eq!(executor.listening_connections(), 2);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), again.changed())
+            .await
+            .is_err(),
+        "woken without a send"
+    );
+    executor
+        .send(&first, &json!("heard again"), SendOptions::new())
+        .await
+        .expect("send");
+    tokio::time::timeout(Duration::from_secs(5), again.changed())
+        .await
+        .expect("the send to the queue waited on again wakes its reader");
+    assert!(!executor.unlistened().contains(&second_channel));
+    drop(again);
+    executor.drop_queue(&first).await.expect("drop");
+    executor.drop_queue(&second).await.expect("drop");
 }

@@ -374,6 +374,7 @@ macro_rules! __pool_case {
 ///   ([`a_silently_dropped_listening_connection_is_replaced`](crate::listening::a_silently_dropped_listening_connection_is_replaced),
 ///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one),
 ///   [`a_worker_recovers_from_a_silently_dropped_listening_connection`](crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection),
+///   [`a_queue_nobody_waits_on_is_let_go_of`](crate::listening::a_queue_nobody_waits_on_is_let_go_of),
 ///   and
 ///   [`a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once`](crate::listening::a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once));
 ///   without it, those checks are generated ignored.
@@ -416,6 +417,17 @@ macro_rules! listening_tests {
             .await;
         }
 
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_queue_nobody_waits_on_is_let_go_of() {
+            let raw = ($sql)(&$queue.await);
+            $crate::listening::a_queue_nobody_waits_on_is_let_go_of(
+                $crate::__url(),
+                $connect,
+                raw,
+            )
+            .await;
+        }
+
         $crate::listening_tests!(@all [$queue] [$sql]);
     };
     (queue: $queue:expr, sql: $sql:expr $(,)?) => {
@@ -440,6 +452,12 @@ macro_rules! listening_tests {
         #[test]
         #[ignore = "pass `connect:` to listening_tests! to run it"]
         fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_queue_nobody_waits_on_is_let_go_of() {
             panic!("skipped: no `connect:` given to listening_tests!");
         }
 
