@@ -76,6 +76,10 @@ pub trait Listener: Send + Sync + 'static {
 /// nothing. Its readers would then wait for notifications that never come; a failed or late
 /// check makes core drop it, wake every reader to read again, and connect anew. The checks
 /// also keep such a middlebox from counting the connection as idle.
+///
+/// The process's listening connection to a database (one per tokio runtime) takes these
+/// times from the listener that opened it first: queues of the same database made with
+/// other times share it as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
     /// How long a connection may receive nothing before it is checked (and between checks).
@@ -86,9 +90,10 @@ pub struct Liveness {
     /// How long a queue no reader of the process waits on any more stays listened on: after
     /// between one and two of these, core runs `UNLISTEN` on its channel
     /// ([`Notifications::unlisten`]), and closes the connection once it listens on nothing.
-    /// A reader that waits on the queue again listens anew (one round trip, or a new
-    /// connection). Without it, a process would keep every queue it ever waited on, and
-    /// its connection, for its whole life. At least 10 ms; a year or more never comes.
+    /// A reader that waits on the queue again listens anew first (a `LISTEN` round trip, or
+    /// a new connection), which its first read waits for. Without it, a process would keep
+    /// every queue it ever waited on, and its connection, for its whole life. At least
+    /// 10 ms; a year or more never comes.
     pub unlisten_after: Duration,
 }
 
@@ -151,9 +156,10 @@ pub trait Notifications: Send {
     /// [`listen`](Self::listen), a notification received meanwhile must still come out of
     /// [`next`](Self::next). An error means the connection is lost.
     ///
-    /// `false` when the adapter cannot: core then opens a new connection listening on the
-    /// channels still waited on and drops this one (readers of those channels read again
-    /// once), which is what this default does.
+    /// `false` when the adapter cannot, which is what this default does: core then opens a
+    /// new connection listening on the channels still waited on and drops this one (readers
+    /// of those channels read again once), and from then on lets go of channels only when it
+    /// can let go of all of them, by closing the connection.
     async fn unlisten(&mut self, channels: &[String]) -> Result<bool> {
         let _ = channels;
         Ok(false)

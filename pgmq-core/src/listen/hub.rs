@@ -98,9 +98,9 @@ pub(crate) struct Channel {
     /// queue run a statement at a time; the others wait in line (first come, first served),
     /// holding no connection.
     pub(crate) reading: Arc<Semaphore>,
-    /// The subscriptions made on this channel that are not dropped yet. Changed from zero
-    /// only under the hub's channel lock (by [`Hub::watch`]), where the channel is also let
-    /// go of, so a channel with a subscriber is never let go of.
+    /// The [`Member`]s of this channel not dropped yet. Changed from zero only under the
+    /// hub's channel lock (by [`Hub::watch`]), where the channel is also let go of, so a
+    /// channel with a subscriber is never let go of.
     subscribers: AtomicUsize,
     /// Set when the task found nobody subscribed; a channel still set (and still without
     /// subscribers) the next time is let go of. Cleared by a new subscription.
@@ -117,12 +117,26 @@ pub(crate) struct Channel {
 /// queue, more with batches.
 pub(crate) const READERS_AT_ONCE: usize = 4;
 
-impl Channel {
-    /// A subscription on this channel ended (see [`Hub::watch`]).
-    pub(crate) fn unsubscribe(&self) {
-        self.subscribers.fetch_sub(1, Ordering::AcqRel);
-    }
+/// A reader's membership of a channel, from [`Hub::watch`]: the channel is not let go of
+/// while one lives. Dropping it ends the membership, however the reader ends (a
+/// subscription dropped while it still waited for the connection included).
+pub(crate) struct Member(Arc<Channel>);
 
+impl std::ops::Deref for Member {
+    type Target = Arc<Channel>;
+
+    fn deref(&self) -> &Arc<Channel> {
+        &self.0
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.subscribers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Channel {
     /// Records the queue's throttle. A longer one than assumed so far also gets a wake after
     /// it now: a notification received before it was known may have had a shorter follow-up.
     pub(crate) fn set_throttle(self: &Arc<Self>, throttle: Duration) {
@@ -194,22 +208,34 @@ impl Shared {
     /// Lets go of the channels nobody has subscribed to since the last call (when they had
     /// no subscriber either), marks those without one now, and returns those of the let-go
     /// channels that the task's connection number `connection` listens on (`listening`, from
-    /// which they are taken). The state without them is published under the same lock, so a
-    /// reader that subscribes to one of them again waits for a new `LISTEN`.
-    fn let_go(&self, listening: &mut HashSet<String>, connection: u64) -> Vec<String> {
+    /// which they are taken). With `one_by_one` false (a connection that cannot `UNLISTEN`)
+    /// it lets go only when it can let go of every channel. The state without them is
+    /// published under the same lock, so a reader that subscribes to one of them again waits
+    /// for a new `LISTEN`.
+    fn let_go(
+        &self,
+        listening: &mut HashSet<String>,
+        connection: u64,
+        one_by_one: bool,
+    ) -> Vec<String> {
         let mut channels = lock(&self.channels);
-        let mut gone = Vec::new();
-        channels.retain(|name, ch| {
-            if ch.subscribers.load(Ordering::Acquire) > 0 {
-                ch.idle.store(false, Ordering::Relaxed);
-                return true;
-            }
-            if ch.idle.swap(true, Ordering::Relaxed) {
-                gone.push(name.clone());
-                return false;
-            }
-            true
-        });
+        let mut gone: Vec<String> = channels
+            .iter()
+            .filter(|(_, ch)| {
+                if ch.subscribers.load(Ordering::Acquire) > 0 {
+                    ch.idle.store(false, Ordering::Relaxed);
+                    return false;
+                }
+                ch.idle.swap(true, Ordering::Relaxed)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !one_by_one && gone.len() < channels.len() {
+            return Vec::new();
+        }
+        for name in &gone {
+            channels.remove(name);
+        }
         gone.retain(|name| listening.remove(name));
         if !gone.is_empty() {
             let up = State::Up(Arc::new(listening.clone()), connection);
@@ -270,9 +296,9 @@ impl Hub {
         self.shared.alive.load(Ordering::Acquire)
     }
 
-    /// The readers' side of `channel` (added to what the task listens on if new) and the
-    /// task's state: a subscription, which the caller ends with [`Channel::unsubscribe`].
-    pub(crate) fn watch(&self, channel: &str) -> (Arc<Channel>, watch::Receiver<State>) {
+    /// The readers' side of `channel` (added to what the task listens on if new), held as a
+    /// [`Member`], and the task's state.
+    pub(crate) fn watch(&self, channel: &str) -> (Member, watch::Receiver<State>) {
         let ch = {
             let mut channels = lock(&self.shared.channels);
             let ch = match channels.get(channel) {
@@ -295,7 +321,7 @@ impl Hub {
             };
             ch.subscribers.fetch_add(1, Ordering::AcqRel);
             ch.idle.store(false, Ordering::Relaxed);
-            ch
+            Member(ch)
         };
         (ch, self.shared.state.subscribe())
     }
@@ -313,6 +339,14 @@ async fn run(
 ) {
     let _ended = Ended(Arc::clone(&shared));
     let liveness = listener.liveness();
+    // Looks for channels to let go of, while connected (a look missed meanwhile comes once
+    // connected again).
+    let every = liveness.unlisten_after.clamp(MIN_SWEEP, FAR);
+    let mut sweep = tokio::time::interval_at(later(Instant::now(), every), every);
+    sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Whether the adapter's connections can `UNLISTEN` ([`Notifications::unlisten`]); until
+    // one says not, assumed.
+    let mut one_by_one = true;
     let mut backoff = FIRST_BACKOFF;
     let mut connections = 0_u64;
     loop {
@@ -361,9 +395,6 @@ async fn run(
         // Whether channels may have been added since `listening` was last compared with the
         // wanted ones (during the connect, or since): not after each notification.
         let mut added_since = true;
-        let every = liveness.unlisten_after.clamp(MIN_SWEEP, FAR);
-        let mut sweep = tokio::time::interval_at(later(Instant::now(), every), every);
-        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let new: Vec<String> = if std::mem::take(&mut added_since) {
                 shared.wanted().difference(&listening).cloned().collect()
@@ -409,7 +440,7 @@ async fn run(
                     }
                 },
                 _ = sweep.tick() => {
-                    let gone = shared.let_go(&mut listening, connections);
+                    let gone = shared.let_go(&mut listening, connections, one_by_one);
                     if gone.is_empty() {
                         continue;
                     }
@@ -420,8 +451,13 @@ async fn run(
                     }
                     match in_time(liveness.timeout, connection.unlisten(&gone)).await {
                         Some(true) => heard = Instant::now(),
-                        // Connect again, listening on the channels still waited on.
-                        Some(false) => break,
+                        // Connect again, listening on the channels still waited on; from
+                        // then on, let go only of all channels at once (closing the
+                        // connection), so that no reader is woken for it.
+                        Some(false) => {
+                            one_by_one = false;
+                            break;
+                        }
                         None => {
                             shared.set_state(State::Down);
                             break;

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::adapter::Listener;
 use crate::name::QueueName;
-use hub::{Channel, Hub, State};
+use hub::{Hub, Member, State};
 
 /// How long [`Subscription::new`] waits for the listening connection before it lets the
 /// reader poll slowly instead.
@@ -45,7 +45,7 @@ struct Listening {
     listener: Arc<dyn Listener>,
     hub: Arc<Hub>,
     channel: String,
-    turn: Arc<Channel>,
+    turn: Member,
     state: watch::Receiver<State>,
     /// The hub's state as [`Subscription::changed`] last looked at it: a change since that
     /// only added other channels to the same connection is no reason to wake.
@@ -123,7 +123,6 @@ impl Subscription {
             // The task ended with the runtime it ran on: start one on this runtime.
             if let Some(hub) = Hub::shared(&l.listener) {
                 let (turn, state) = hub.watch(&l.channel);
-                l.turn.unsubscribe();
                 l.hub = hub;
                 l.turn = turn;
                 l.state = state;
@@ -132,7 +131,7 @@ impl Subscription {
                 return std::future::pending().await;
             }
         }
-        let turn = Arc::clone(&l.turn);
+        let turn = Arc::clone(&*l.turn);
         loop {
             tokio::select! {
                 () = turn.turn.notified() => {
@@ -260,9 +259,6 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.leave();
-        if let Some(l) = &self.inner {
-            l.turn.unsubscribe();
-        }
     }
 }
 

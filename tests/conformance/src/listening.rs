@@ -33,6 +33,7 @@ pub struct Counting<E> {
     opened: Arc<AtomicUsize>,
     record: Arc<Record>,
     checkable: bool,
+    unlistenable: bool,
 }
 
 /// What core asked of the listening connections: the channels it let go of, and how many
@@ -52,6 +53,7 @@ impl<E> Counting<E> {
             opened: Arc::default(),
             record: Arc::default(),
             checkable: true,
+            unlistenable: true,
         }
     }
 
@@ -60,6 +62,15 @@ impl<E> Counting<E> {
     pub fn without_checks(inner: E) -> Self {
         Self {
             checkable: false,
+            ..Self::new(inner)
+        }
+    }
+
+    /// As [`new`](Self::new), with listening connections that cannot `UNLISTEN`:
+    /// [`Notifications::unlisten`] left at its default, as a third-party adapter's may be.
+    pub fn without_unlisten(inner: E) -> Self {
+        Self {
+            unlistenable: false,
             ..Self::new(inner)
         }
     }
@@ -96,6 +107,7 @@ struct CountingListener {
     opened: Arc<AtomicUsize>,
     record: Arc<Record>,
     checkable: bool,
+    unlistenable: bool,
 }
 
 /// A listening connection whose `unlisten` calls and drop are recorded.
@@ -137,6 +149,24 @@ impl Notifications for Recorded {
     }
 }
 
+/// A listening connection with [`Notifications::unlisten`] left at its default.
+struct CannotUnlisten(Box<dyn Notifications>);
+
+#[async_trait]
+impl Notifications for CannotUnlisten {
+    async fn next(&mut self) -> Result<String> {
+        self.0.next().await
+    }
+
+    async fn listen(&mut self, channels: &[String]) -> Result<bool> {
+        self.0.listen(channels).await
+    }
+
+    async fn check(&mut self) -> Result<bool> {
+        self.0.check().await
+    }
+}
+
 /// A listening connection with [`Notifications::check`] left at its default.
 struct Uncheckable(Box<dyn Notifications>);
 
@@ -159,15 +189,17 @@ impl Notifications for Uncheckable {
 impl Listener for CountingListener {
     async fn listen(&self, channels: &[String]) -> Result<Box<dyn Notifications>> {
         self.opened.fetch_add(1, Ordering::SeqCst);
-        let connection = Box::new(Recorded {
+        let mut connection: Box<dyn Notifications> = Box::new(Recorded {
             inner: self.inner.listen(channels).await?,
             record: Arc::clone(&self.record),
         });
-        Ok(if self.checkable {
-            connection
-        } else {
-            Box::new(Uncheckable(connection))
-        })
+        if !self.unlistenable {
+            connection = Box::new(CannotUnlisten(connection));
+        }
+        if !self.checkable {
+            connection = Box::new(Uncheckable(connection));
+        }
+        Ok(connection)
     }
 
     fn database(&self) -> String {
@@ -202,6 +234,7 @@ impl<E: Executor> Executor for Counting<E> {
             opened: Arc::clone(&self.opened),
             record: Arc::clone(&self.record),
             checkable: self.checkable,
+            unlistenable: self.unlistenable,
         }))
     }
 }
@@ -1327,34 +1360,82 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// SQL that fails unless, within 5 s, `present` is what the server says of whether a
-/// backend's last statement began with `prefix` (`pg_stat_activity`).
-fn last_statement_check(prefix: &str, present: bool) -> String {
+/// Records in a table named `table` the backends whose last statement began with `prefix`
+/// (`pg_stat_activity`; fails when there is none), for [`gone_check`].
+fn record_backends(table: &str, prefix: &str) -> String {
     let like = prefix.replace('\'', "''");
-    let (want, missing) = if present {
-        ("", "the last statement of no backend")
-    } else {
-        ("NOT ", "the last statement of a backend still")
-    };
     format!(
-        "DO $check$
+        "DROP TABLE IF EXISTS {table};
+CREATE TABLE {table} AS SELECT pid FROM pg_stat_activity WHERE query LIKE '{like}%';
+DO $check$
 BEGIN
-  FOR i IN 1..100 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF {want}EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '{like}%') THEN
-      RETURN;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RAISE EXCEPTION '{missing} begins with {like}';
+  IF NOT EXISTS (SELECT 1 FROM {table}) THEN
+    RAISE EXCEPTION 'the last statement of no backend begins with {like}';
+  END IF;
 END
 $check$"
     )
 }
 
+/// SQL that fails unless, within 5 s, every backend recorded in `table` (see
+/// [`record_backends`]) has ended; then drops the table.
+fn gone_check(table: &str) -> String {
+    format!(
+        "DO $check$
+BEGIN
+  FOR i IN 1..100 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN {table} t ON t.pid = a.pid) THEN
+      RETURN;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RAISE EXCEPTION 'a recorded listening connection is still open';
+END
+$check$;
+DROP TABLE {table};"
+    )
+}
+
+/// Whether `sub` is woken within `within`.
+async fn woken(sub: &mut pgmq_core::Subscription, within: Duration) -> bool {
+    tokio::time::timeout(within, sub.changed()).await.is_ok()
+}
+
+/// Sends one message to `name` and asserts that it wakes `sub` (which nothing else woke in
+/// the 300 ms before). `sub` must be [`woken_by_sends_only`], or the send's trailing wake
+/// would wake it again a throttle later.
+async fn send_wakes<E: Executor>(
+    executor: &E,
+    name: &QueueName,
+    sub: &mut pgmq_core::Subscription,
+) {
+    assert!(
+        !woken(sub, Duration::from_millis(300)).await,
+        "woken without a send to {name}"
+    );
+    executor
+        .send(name, &json!("wake"), SendOptions::new())
+        .await
+        .expect("send");
+    assert!(
+        woken(sub, Duration::from_secs(5)).await,
+        "a send to {name} did not wake its reader"
+    );
+}
+
+/// The liveness of the let-go checks: a queue nobody waits on is let go of 200-400 ms later.
+fn letting_go_soon() -> Liveness {
+    Liveness {
+        unlisten_after: Duration::from_millis(200),
+        ..Liveness::default()
+    }
+}
+
 /// A queue no reader waits on any more is let go of ([`Liveness::unlisten_after`]): its
 /// channel gets an `UNLISTEN` on the listening connection, which keeps listening on (and
-/// waking the readers of) the queues still waited on. Once no queue is waited on, the
+/// waking the readers of) the queues still waited on, without waking them for it. Waiting on
+/// it again listens on it again on the same connection. Once no queue is waited on, the
 /// connection is closed; waiting again opens a new one, whose notifications wake readers.
 ///
 /// # Panics
@@ -1365,17 +1446,12 @@ where
     F: Fn(String, Liveness) -> Fut,
     Fut: Future<Output = Result<E>>,
 {
-    let liveness = Liveness {
-        unlisten_after: Duration::from_millis(200),
-        ..Liveness::default()
-    };
-    let executor = Counting::new(connect(url, liveness).await.expect("connect"));
+    let executor = Counting::new(connect(url, letting_go_soon()).await.expect("connect"));
     let first = fresh_queue(&executor, "letgo_first").await;
     let second = fresh_queue(&executor, "letgo_second").await;
     let first_channel = pgmq_core::notify_channel(&first);
-    let second_channel = pgmq_core::notify_channel(&second);
     let first_sub = listening_on(&executor, &first).await;
-    let mut second_sub = listening_on(&executor, &second).await;
+    let mut second_sub = woken_by_sends_only(&executor, &second).await;
     assert_eq!(executor.listening_connections(), 1);
 
     drop(first_sub);
@@ -1384,60 +1460,113 @@ where
     })
     .await;
     assert_eq!(executor.unlistened(), vec![first_channel.clone()]);
-    sql(last_statement_check(
+    // The server ran it: the listening connection's last statement is that `UNLISTEN`.
+    let table = format!("letgo_{first}");
+    sql(record_backends(
+        &table,
         &format!("UNLISTEN \"{first_channel}\""),
-        true,
     ))
     .await;
-    // The same connection still listens on the queue still waited on.
+    // The same connection still listens on the queue still waited on, and letting go of
+    // the other woke nobody.
     assert!(second_sub.is_listening());
+    send_wakes(&executor, &second, &mut second_sub).await;
+
+    // Waiting on the let-go queue again listens on it on the same connection.
+    let mut again = woken_by_sends_only(&executor, &first).await;
+    send_wakes(&executor, &first, &mut again).await;
     assert_eq!(executor.listening_connections(), 1);
     assert_eq!(executor.dropped_listening_connections(), 0);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), second_sub.changed())
-            .await
-            .is_err(),
-        "letting go of another queue woke this one's reader"
-    );
-    executor
-        .send(&second, &json!("still heard"), SendOptions::new())
-        .await
-        .expect("send");
-    tokio::time::timeout(Duration::from_secs(5), second_sub.changed())
-        .await
-        .expect("the send to the queue still waited on wakes its reader");
 
+    drop(again);
     drop(second_sub);
     eventually("the listening connection closed", || {
         executor.dropped_listening_connections() == 1
     })
     .await;
-    // The server saw it go: no backend is left whose last statement was that `UNLISTEN`.
-    sql(last_statement_check(
-        &format!("UNLISTEN \"{first_channel}\""),
-        false,
-    ))
-    .await;
-    assert_eq!(executor.unlistened(), vec![first_channel.clone()]);
+    // The server saw it go.
+    sql(gone_check(&table)).await;
 
     // Waiting again listens anew, on a new connection, and a send wakes the reader.
-    let mut again = listening_on(&executor, &first).await;
+    let mut anew = woken_by_sends_only(&executor, &first).await;
     assert_eq!(executor.listening_connections(), 2);
+    send_wakes(&executor, &first, &mut anew).await;
+    drop(anew);
+    eventually("the second listening connection closed", || {
+        executor.dropped_listening_connections() == 2
+    })
+    .await;
+
+    // A subscription given up while it waited for the connection to listen is not counted
+    // on either: that connection too is closed.
+    let given_up = tokio::time::timeout(Duration::from_micros(1), executor.subscribe(&second));
+    assert!(given_up.await.is_err(), "subscribed within a microsecond");
+    eventually("the given-up subscription's connection closed", || {
+        executor.listening_connections() == 3 && executor.dropped_listening_connections() == 3
+    })
+    .await;
+    executor.drop_queue(&first).await.expect("drop");
+    executor.drop_queue(&second).await.expect("drop");
+}
+
+/// On a listening connection that cannot `UNLISTEN` ([`Notifications::unlisten`] left at
+/// its default), letting go of a queue replaces the connection once (its readers read
+/// again), and from then on queues are let go of only all at once, by closing the
+/// connection: never again at the cost of a new connection and a wake of every reader.
+///
+/// # Panics
+/// When the check fails.
+pub async fn a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on<E, F, Fut>(
+    url: String,
+    connect: F,
+) where
+    E: Executor + 'static,
+    F: Fn(String, Liveness) -> Fut,
+    Fut: Future<Output = Result<E>>,
+{
+    let executor =
+        Counting::without_unlisten(connect(url, letting_go_soon()).await.expect("connect"));
+    let first = fresh_queue(&executor, "nounlisten_first").await;
+    let second = fresh_queue(&executor, "nounlisten_second").await;
+    let first_sub = listening_on(&executor, &first).await;
+    let mut second_sub = woken_by_sends_only(&executor, &second).await;
+    assert_eq!(executor.listening_connections(), 1);
+
+    // The first let-go finds that the connection cannot: a new one listens on the rest.
+    drop(first_sub);
+    eventually("the connection replaced", || {
+        executor.listening_connections() == 2 && executor.dropped_listening_connections() == 1
+    })
+    .await;
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), again.changed())
-            .await
-            .is_err(),
-        "woken without a send"
+        woken(&mut second_sub, Duration::from_secs(5)).await,
+        "the new connection woke the waiting reader to read again"
     );
-    executor
-        .send(&first, &json!("heard again"), SendOptions::new())
-        .await
-        .expect("send");
-    tokio::time::timeout(Duration::from_secs(5), again.changed())
-        .await
-        .expect("the send to the queue waited on again wakes its reader");
-    assert!(!executor.unlistened().contains(&second_channel));
+    assert!(executor.unlistened().is_empty());
+    eventually("the new connection listening", || second_sub.is_listening()).await;
+    // The reader may have been woken as the old connection went, and then once more when
+    // the new one came up.
+    let _ = woken(&mut second_sub, Duration::from_millis(300)).await;
+    send_wakes(&executor, &second, &mut second_sub).await;
+
+    // From then on, a queue nobody waits on beside one still waited on stays listened on.
+    let again = listening_on(&executor, &first).await;
     drop(again);
+    assert!(
+        !woken(&mut second_sub, Duration::from_secs(1)).await,
+        "letting go of a queue woke another queue's reader"
+    );
+    assert_eq!(executor.listening_connections(), 2);
+    assert_eq!(executor.dropped_listening_connections(), 1);
+    send_wakes(&executor, &second, &mut second_sub).await;
+
+    // Nothing waited on: the connection is closed.
+    drop(second_sub);
+    eventually("the listening connection closed", || {
+        executor.dropped_listening_connections() == 2
+    })
+    .await;
+    assert_eq!(executor.listening_connections(), 2);
     executor.drop_queue(&first).await.expect("drop");
     executor.drop_queue(&second).await.expect("drop");
 }

@@ -375,6 +375,7 @@ macro_rules! __pool_case {
 ///   [`a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one`](crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one),
 ///   [`a_worker_recovers_from_a_silently_dropped_listening_connection`](crate::listening::a_worker_recovers_from_a_silently_dropped_listening_connection),
 ///   [`a_queue_nobody_waits_on_is_let_go_of`](crate::listening::a_queue_nobody_waits_on_is_let_go_of),
+///   [`a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on`](crate::listening::a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on),
 ///   and
 ///   [`a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once`](crate::listening::a_connection_that_cannot_be_checked_is_kept_and_wakes_its_readers_once));
 ///   without it, those checks are generated ignored.
@@ -411,6 +412,15 @@ macro_rules! listening_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one() {
             $crate::listening::a_new_queue_on_a_silently_dropped_listening_connection_gets_a_new_one(
+                $crate::__url(),
+                $connect,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on() {
+            $crate::listening::a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on(
                 $crate::__url(),
                 $connect,
             )
@@ -458,6 +468,12 @@ macro_rules! listening_tests {
         #[test]
         #[ignore = "pass `connect:` to listening_tests! to run it"]
         fn a_queue_nobody_waits_on_is_let_go_of() {
+            panic!("skipped: no `connect:` given to listening_tests!");
+        }
+
+        #[test]
+        #[ignore = "pass `connect:` to listening_tests! to run it"]
+        fn a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_on() {
             panic!("skipped: no `connect:` given to listening_tests!");
         }
 
