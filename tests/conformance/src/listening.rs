@@ -1432,6 +1432,25 @@ fn letting_go_soon() -> Liveness {
     }
 }
 
+/// Two fresh queues named after `tag` on one listening connection: the first subscribed to,
+/// the second [`woken_by_sends_only`].
+async fn two_waited_on<E: Executor>(
+    executor: &Counting<E>,
+    tag: &str,
+) -> (
+    QueueName,
+    QueueName,
+    pgmq_core::Subscription,
+    pgmq_core::Subscription,
+) {
+    let first = fresh_queue(executor, &format!("{tag}_first")).await;
+    let second = fresh_queue(executor, &format!("{tag}_second")).await;
+    let first_sub = listening_on(executor, &first).await;
+    let second_sub = woken_by_sends_only(executor, &second).await;
+    assert_eq!(executor.listening_connections(), 1);
+    (first, second, first_sub, second_sub)
+}
+
 /// A queue no reader waits on any more is let go of ([`Liveness::unlisten_after`]): its
 /// channel gets an `UNLISTEN` on the listening connection, which keeps listening on (and
 /// waking the readers of) the queues still waited on, without waking them for it. Waiting on
@@ -1447,12 +1466,8 @@ where
     Fut: Future<Output = Result<E>>,
 {
     let executor = Counting::new(connect(url, letting_go_soon()).await.expect("connect"));
-    let first = fresh_queue(&executor, "letgo_first").await;
-    let second = fresh_queue(&executor, "letgo_second").await;
+    let (first, second, first_sub, mut second_sub) = two_waited_on(&executor, "letgo").await;
     let first_channel = pgmq_core::notify_channel(&first);
-    let first_sub = listening_on(&executor, &first).await;
-    let mut second_sub = woken_by_sends_only(&executor, &second).await;
-    assert_eq!(executor.listening_connections(), 1);
 
     drop(first_sub);
     eventually("the unwaited queue let go of", || {
@@ -1526,11 +1541,7 @@ pub async fn a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_
 {
     let executor =
         Counting::without_unlisten(connect(url, letting_go_soon()).await.expect("connect"));
-    let first = fresh_queue(&executor, "nounlisten_first").await;
-    let second = fresh_queue(&executor, "nounlisten_second").await;
-    let first_sub = listening_on(&executor, &first).await;
-    let mut second_sub = woken_by_sends_only(&executor, &second).await;
-    assert_eq!(executor.listening_connections(), 1);
+    let (first, second, first_sub, mut second_sub) = two_waited_on(&executor, "nounlisten").await;
 
     // The first let-go finds that the connection cannot: a new one listens on the rest.
     drop(first_sub);
