@@ -33,7 +33,7 @@ const EMPTY_POLL: Duration = Duration::from_millis(2);
 /// How long W8's worker gets to start and park before the clock starts.
 const PARK: Duration = Duration::from_millis(200);
 /// W9's sending tasks.
-const W9_TASKS: usize = 64;
+pub(crate) const W9_TASKS: usize = 64;
 /// Each pool of W8 and W9 (Postgres' default max_connections is 100).
 const POOL: u32 = 70;
 
@@ -201,7 +201,7 @@ pub(crate) async fn w8_loop(s: Arc<dyn System>, concurrency: usize, total: usize
 
 /// [`W9_TASKS`] tasks sending the messages `from..to` between them, through `producer` if
 /// there is one, else each calling `send` itself.
-async fn w9_send(
+pub(crate) async fn w9_send(
     queue: &Arc<dyn Queue>,
     name: &QueueName,
     producer: Option<&BatchingProducer>,

@@ -12,6 +12,7 @@ use pgmq_core::{
     BatchingProducer, CreateOptions, ProducerOptions, Queue, QueueExt, QueueName, SendOptions,
 };
 
+use crate::batching::{w9_send, W9_TASKS};
 use crate::report::{Unit, PGBENCH};
 use crate::runs::Bench;
 use crate::system::{Payload, Res};
@@ -21,29 +22,13 @@ use crate::{backends, pgbench};
 /// (label, concurrent senders, messages per send call).
 const SHAPES: [(&str, usize, usize); 3] = [("W1", 1, 1), ("W3", 1, 100), ("P4", 4, 1)];
 
-/// P64-producer's tasks, as W9's.
-const PRODUCER_TASKS: usize = 64;
-
-/// [`PRODUCER_TASKS`] tasks send `total` single messages between them through one shared
-/// [`BatchingProducer`] with the library's options; messages/s. The producer is made (and
-/// closed) per run, so each run starts with no batch in flight.
+/// [`W9_TASKS`] tasks send `total` single messages between them through one shared
+/// [`BatchingProducer`] with the library's options, as W9 does; messages/s. The producer is
+/// made (and closed) per run, so each run starts with no batch in flight.
 async fn produce_all(queue: &Arc<dyn Queue>, name: &QueueName, total: usize) -> Res<f64> {
     let producer = BatchingProducer::new(Arc::clone(queue), name.clone(), ProducerOptions::new())?;
     let start = Instant::now();
-    let tasks: Vec<_> = (0..PRODUCER_TASKS)
-        .map(|t| {
-            let producer = producer.clone();
-            tokio::spawn(async move {
-                for i in (t..total).step_by(PRODUCER_TASKS) {
-                    producer.send(&Payload::new(i as u64)).await?;
-                }
-                Res::Ok(())
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await??;
-    }
+    w9_send(queue, name, Some(&producer), 0, total).await?;
     let v = rate(total, start);
     producer.close().await;
     Ok(v)
@@ -168,7 +153,7 @@ impl Bench {
             }
         }
         // As many messages as W3 sends, one per call from each of 64 tasks.
-        let per_run = (self.sizes.w3_batches * 100 / 2).max(PRODUCER_TASKS);
+        let per_run = (self.sizes.w3_batches * 100 / 2).max(W9_TASKS);
         for backend in backends {
             let queue = backends::connect(backend, &self.url, 8).await?;
             let names = with_and_without(&queue, &format!("P64_{backend}")).await?;
@@ -177,7 +162,7 @@ impl Bench {
             for name in &names {
                 queue.drop_queue(name).await?;
             }
-            let shape = format!("{PRODUCER_TASKS} tasks, 1 per call, one BatchingProducer");
+            let shape = format!("{W9_TASKS} tasks, 1 per call, one BatchingProducer");
             let system = format!("pgmq-rs/{backend}");
             self.record_pairs("P64-producer", &system, &shape, rates, false);
         }

@@ -170,18 +170,20 @@ pub trait Notifications: Send {
 /// for [`Listener::listen`] and [`Notifications::listen`]. In one batch, the server shows
 /// every channel in the connection's last query.
 pub fn listen_sql(channels: &[String]) -> String {
-    channels
-        .iter()
-        .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
-        .collect()
+    each_channel("LISTEN", channels)
 }
 
 /// One batch of `UNLISTEN` statements, one per channel, quoted as [`listen_sql`] quotes
 /// them, for [`Notifications::unlisten`].
 pub fn unlisten_sql(channels: &[String]) -> String {
+    each_channel("UNLISTEN", channels)
+}
+
+/// `command` on each of `channels`, quoted, as one batch.
+fn each_channel(command: &str, channels: &[String]) -> String {
     channels
         .iter()
-        .map(|c| format!("UNLISTEN \"{}\";", c.replace('"', "\"\"")))
+        .map(|c| format!("{command} \"{}\";", c.replace('"', "\"\"")))
         .collect()
 }
 

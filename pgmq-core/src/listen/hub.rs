@@ -219,17 +219,14 @@ impl Shared {
         one_by_one: bool,
     ) -> Vec<String> {
         let mut channels = lock(&self.channels);
-        let mut gone: Vec<String> = channels
-            .iter()
-            .filter(|(_, ch)| {
-                if ch.subscribers.load(Ordering::Acquire) > 0 {
-                    ch.idle.store(false, Ordering::Relaxed);
-                    return false;
-                }
-                ch.idle.swap(true, Ordering::Relaxed)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
+        let mut gone = Vec::new();
+        for (name, ch) in channels.iter() {
+            // Marked now, or already marked last time (a subscription since cleared it).
+            if ch.subscribers.load(Ordering::Acquire) == 0 && ch.idle.swap(true, Ordering::Relaxed)
+            {
+                gone.push(name.clone());
+            }
+        }
         if !one_by_one && gone.len() < channels.len() {
             return Vec::new();
         }

@@ -396,14 +396,7 @@ const LONG_THROTTLE: Duration = Duration::from_secs(60);
 async fn listening_on<E: Executor>(executor: &E, name: &QueueName) -> pgmq_core::Subscription {
     let sub = executor.subscribe(name).await.expect("subscribe");
     assert!(sub.can_listen(), "this check needs a listening executor");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sub.is_listening() {
-        assert!(
-            Instant::now() < deadline,
-            "the listening connection did not come up"
-        );
-        sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the listening connection up", || sub.is_listening()).await;
     sub
 }
 
@@ -1414,14 +1407,7 @@ async fn send_wakes<E: Executor>(
         !woken(sub, Duration::from_millis(300)).await,
         "woken without a send to {name}"
     );
-    executor
-        .send(name, &json!("wake"), SendOptions::new())
-        .await
-        .expect("send");
-    assert!(
-        woken(sub, Duration::from_secs(5)).await,
-        "a send to {name} did not wake its reader"
-    );
+    woken_by_a_send(executor, name, sub).await;
 }
 
 /// The liveness of the let-go checks: a queue nobody waits on is let go of 200-400 ms later.
@@ -1554,10 +1540,8 @@ pub async fn a_connection_that_cannot_unlisten_is_closed_once_nothing_is_waited_
         "the new connection woke the waiting reader to read again"
     );
     assert!(executor.unlistened().is_empty());
-    eventually("the new connection listening", || second_sub.is_listening()).await;
-    // The reader may have been woken as the old connection went, and then once more when
-    // the new one came up.
-    let _ = woken(&mut second_sub, Duration::from_millis(300)).await;
+    // It may be woken once more: as the old connection went, and as the new one came up.
+    settle(std::slice::from_mut(&mut second_sub), LONG_THROTTLE).await;
     send_wakes(&executor, &second, &mut second_sub).await;
 
     // From then on, a queue nobody waits on beside one still waited on stays listened on.
